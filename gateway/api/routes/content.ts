@@ -1,0 +1,169 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PERM_UPLOAD, PERM_USER } from '../../../server/db/schema.ts';
+import { InvalidInputError, TooLargeError } from '../../../server/errors.ts';
+import { stageCar, stageFile, type StagedUpload } from '../../../server/content/upload.ts';
+import type { Content } from '../../../server/db/schema.ts';
+import { parsePinRequest } from '../../../server/pinning/pins.ts';
+import { requireAuth, userOf } from '../auth.ts';
+import { pageParam, replicationParam } from '../body.ts';
+import type { ApiContext } from '../context.ts';
+
+/** Estuary's `/content` routes: uploads (multipart, CAR, by CID) and the owner's queries. */
+export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  const upload = requireAuth(ctx.accounts, PERM_UPLOAD);
+  const user = requireAuth(ctx.accounts, PERM_USER);
+  const max = ctx.config.maxUploadBytes;
+
+  /** Refuse early when the declared length is already over the limit. */
+  function checkDeclaredLength(req: FastifyRequest, overhead: number): void {
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (Number.isFinite(declared) && declared > max + overhead) {
+      throw new TooLargeError(
+        'ERR_CONTENT_SIZE_OVER_LIMIT',
+        `upload of ${declared} bytes is over the limit of ${max} bytes`
+      );
+    }
+  }
+
+  function addResponse(c: Content) {
+    return {
+      cid: c.cid,
+      retrieval_url: `${ctx.gatewayUrl()}/ipfs/${c.cid}`,
+      estuary_retrieval_url: `${ctx.gatewayUrl()}/ipfs/${c.cid}`,
+      estuaryId: Number(c.id),
+      providers: ctx.addresses()
+    };
+  }
+
+  async function commitOrDiscard(staged: StagedUpload, userId: number, name: string, replication: unknown) {
+    try {
+      return await staged.commit(userId, {
+        name,
+        replication: replicationParam(replication, ctx.config.replication)
+      });
+    } catch (err) {
+      await staged.discard();
+      throw err;
+    }
+  }
+
+  app.post('/content/add', { preHandler: upload }, async (req) => {
+    if (!req.isMultipart()) {
+      throw new InvalidInputError(
+        'ERR_UNSUPPORTED_CONTENT_TYPE',
+        'send multipart/form-data with the file in field "data"'
+      );
+    }
+    checkDeclaredLength(req, 1024 * 1024);
+    const q = req.query as Record<string, string | undefined>;
+    // Validate what we can before reading a byte of the body.
+    replicationParam(q.replication, ctx.config.replication);
+    const fields: Record<string, string> = {};
+    let staged: StagedUpload | undefined;
+    let fileName = '';
+    try {
+      for await (const part of req.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'data' || staged != null) {
+            part.file.resume();
+            throw new InvalidInputError(
+              'ERR_INVALID_INPUT',
+              `unexpected file field "${part.fieldname}": send one file in "data"`
+            );
+          }
+          fileName = part.filename;
+          staged = await stageFile(ctx.uploads, part.file, { maxBytes: max, signal: abortOn(req) });
+          if (part.file.truncated)
+            throw new TooLargeError(
+              'ERR_CONTENT_SIZE_OVER_LIMIT',
+              `upload is over the limit of ${max} bytes`
+            );
+        } else {
+          fields[part.fieldname] = String(part.value);
+        }
+      }
+      if (staged == null)
+        throw new InvalidInputError('ERR_INVALID_INPUT', 'no file: send it in multipart field "data"');
+    } catch (err) {
+      await staged?.discard();
+      if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+        throw new TooLargeError('ERR_CONTENT_SIZE_OVER_LIMIT', `upload is over the limit of ${max} bytes`);
+      }
+      if ((err as { code?: string }).code?.startsWith('FST_') || /multipart|boundary/i.test(String(err))) {
+        throw new InvalidInputError(
+          'ERR_INVALID_INPUT',
+          `malformed multipart body: ${(err as Error).message}`
+        );
+      }
+      throw err;
+    }
+    const name = fields.filename ?? q.filename ?? fileName;
+    const content = await commitOrDiscard(
+      staged,
+      userOf(req).user.id,
+      name,
+      fields.replication ?? q.replication
+    );
+    return addResponse(content);
+  });
+
+  // CAR uploads read the raw body themselves, streamed, so this scope accepts any content type.
+  await app.register(async (scope) => {
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    scope.post('/content/add-car', { preHandler: upload }, async (req) => {
+      checkDeclaredLength(req, 0);
+      const q = req.query as Record<string, string | undefined>;
+      replicationParam(q.replication, ctx.config.replication);
+      const staged = await stageCar(ctx.uploads, req.raw, { maxBytes: max, signal: abortOn(req) });
+      const content = await commitOrDiscard(staged, userOf(req).user.id, q.filename ?? '', q.replication);
+      return addResponse(content);
+    });
+  });
+
+  app.post('/content/add-ipfs', { preHandler: upload }, async (req, reply) => {
+    const q = req.query as Record<string, string | undefined>;
+    const pin = parsePinRequest(req.body);
+    const status = await ctx.pins.add(
+      userOf(req).user.id,
+      pin,
+      replicationParam(q.replication, ctx.config.replication)
+    );
+    return reply.status(202).send(status);
+  });
+
+  app.get('/content/list', { preHandler: user }, async (req) => ctx.content.list(userOf(req).user.id));
+
+  app.get('/content/stats', { preHandler: user }, async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    return ctx.content.stats(
+      userOf(req).user.id,
+      pageParam(q.limit, 'limit', 500, 1000),
+      pageParam(q.offset, 'offset', 0, 1e12)
+    );
+  });
+
+  app.get('/content/status/:id', { preHandler: user }, async (req) =>
+    ctx.content.status(userOf(req).user.id, (req.params as { id: string }).id)
+  );
+
+  app.get('/content/by-cid/:cid', { preHandler: user }, async (req) =>
+    ctx.content.byCid(userOf(req).user.id, (req.params as { cid: string }).cid)
+  );
+
+  app.get('/content/:id', { preHandler: user }, async (req) =>
+    ctx.content.get(userOf(req).user.id, (req.params as { id: string }).id)
+  );
+
+  app.get('/public/by-cid/:cid', async (req) => ctx.content.publicByCid((req.params as { cid: string }).cid));
+
+  app.get('/user/stats', { preHandler: user }, async (req) => ctx.content.userStats(userOf(req).user.id));
+}
+
+/** An AbortSignal that fires when the client goes away mid-request. */
+function abortOn(req: FastifyRequest): AbortSignal {
+  const ctl = new AbortController();
+  req.raw.once('close', () => {
+    if (!req.raw.complete) ctl.abort(new Error('client closed the request'));
+  });
+  return ctl.signal;
+}

@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import Fastify from 'fastify';
+import type { Logger } from '../../server/log.ts';
+import { hashToken } from '../../server/accounts/tokens.ts';
+import { errorHandler, toErrorBody } from './errors.ts';
+import type { ApiContext } from './context.ts';
+import { accountRoutes } from './routes/accounts.ts';
+import { contentRoutes } from './routes/content.ts';
+import { netRoutes } from './routes/net.ts';
+import { pinningRoutes } from './routes/pinning.ts';
+
+/**
+ * The app's origin: the JSON API under /api and the built SvelteKit app at / with SPA fallback.
+ * User content is never served here (that is the gateway's own listener).
+ */
+export async function buildApiServer(ctx: ApiContext, log: Logger) {
+  const app = Fastify({
+    loggerInstance: log,
+    // Large uploads are streamed; only JSON bodies are buffered.
+    bodyLimit: 1024 * 1024,
+    requestTimeout: 0,
+    forceCloseConnections: 'idle'
+  });
+  app.setErrorHandler(errorHandler);
+  app.decorateRequest('auth', undefined);
+
+  await app.register(
+    async (api) => {
+      await api.register(rateLimit, {
+        max: ctx.config.rateLimitPerMinute,
+        timeWindow: 60_000,
+        // Per API key when one is sent (hashed, so keys never sit in memory as map keys), else per IP.
+        keyGenerator: (req) => {
+          const h = req.headers.authorization;
+          return h != null && h.startsWith('Bearer ')
+            ? `key:${hashToken(h.slice(7).trim())}`
+            : `ip:${req.ip}`;
+        },
+        errorResponseBuilder: (req, context) => {
+          const { body } = toErrorBody(
+            Object.assign(
+              new Error(
+                `rate limit of ${context.max} requests per minute reached; retry in ${context.after}`
+              ),
+              {
+                statusCode: 429
+              }
+            ),
+            req.url.startsWith('/api/pinning')
+          );
+          return Object.assign(body, { statusCode: 429 });
+        }
+      });
+      await api.register(multipart, {
+        limits: {
+          fileSize: ctx.config.maxUploadBytes,
+          files: 1,
+          fields: 16,
+          fieldSize: 64 * 1024,
+          parts: 20
+        },
+        throwFileSizeLimit: true
+      });
+      await netRoutes(api, ctx);
+      await accountRoutes(api, ctx);
+      await contentRoutes(api, ctx);
+      await pinningRoutes(api, ctx);
+      api.setNotFoundHandler((req, reply) => {
+        const { status, body } = toErrorBody(
+          Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404 }),
+          req.url.startsWith('/api/pinning')
+        );
+        void reply.status(status).send(body);
+      });
+    },
+    { prefix: '/api' }
+  );
+
+  const appDir = ctx.config.appDir;
+  const indexHtml = path.join(appDir, 'index.html');
+  if (fs.existsSync(indexHtml)) {
+    await app.register(fastifyStatic, { root: appDir, wildcard: false, index: ['index.html'] });
+    // Client-side routes: any other GET that wants HTML gets the app shell.
+    app.setNotFoundHandler((req, reply) => {
+      if (req.method === 'GET' && !path.extname(req.url.split('?')[0]!)) return reply.sendFile('index.html');
+      return reply.status(404).send({ error: { code: 404, reason: 'ERR_NOT_FOUND', details: 'not found' } });
+    });
+  } else {
+    log.warn({ appDir }, 'the app is not built (npm run build:app): serving the API only');
+  }
+  return app;
+}

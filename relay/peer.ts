@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { withBitswap } from '@helia/bitswap';
+import { withLibp2pLight } from '@helia/libp2p';
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { gossipsub } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import { ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { webRTCDirect } from '@libp2p/webrtc';
+import { webSockets } from '@libp2p/websockets';
+import * as dagCbor from '@ipld/dag-cbor';
+import * as dagJson from '@ipld/dag-json';
+import { FsDatastore } from 'datastore-fs';
+import { createHeliaLight } from 'helia';
+import type { Blockstore } from 'interface-blockstore';
+import * as json from 'multiformats/codecs/json';
+import { sha512 } from 'multiformats/hashes/sha2';
+import { loadOrCreatePeerKey } from './identity.ts';
+
+export interface PeerInit {
+  dataDir: string;
+  /** The service's one blockstore; Helia serves and fills it over bitswap. */
+  blockstore: Blockstore;
+  /** Interface to listen on. @default '127.0.0.1' */
+  host: string;
+  /** TCP port; WebSockets listen on port+1, WebRTC-direct on UDP port. 0 = free ports. */
+  port: number;
+  /** Addresses to announce instead of the listen addresses. */
+  announce?: string[];
+}
+
+export type FirthPeer = Awaited<ReturnType<typeof createPeer>>;
+
+/**
+ * The service's libp2p host and Helia node: TCP, WebSockets and WebRTC-direct (what browsers can
+ * dial), noise, yamux, identify, ping, a circuit relay v2 server (so browser peers can be reached),
+ * gossipsub, and bitswap over the on-disk blockstore. Only bitswap fetches blocks: no public HTTP
+ * gateways or delegated routers are consulted.
+ */
+export async function createPeer(init: PeerInit) {
+  const privateKey = await loadOrCreatePeerKey(path.join(init.dataDir, 'peer.key'));
+  const datastore = new FsDatastore(path.join(init.dataDir, 'datastore'));
+  await datastore.open();
+
+  const ip = init.host.includes(':') ? 'ip6' : 'ip4';
+  const p = init.port;
+  const listen = [
+    `/${ip}/${init.host}/tcp/${p}`,
+    `/${ip}/${init.host}/tcp/${p === 0 ? 0 : p + 1}/ws`,
+    `/${ip}/${init.host}/udp/${p}/webrtc-direct`
+  ];
+
+  const helia = withBitswap(
+    withLibp2pLight(
+      createHeliaLight({
+        blockstore: init.blockstore,
+        datastore,
+        codecs: [dagCbor, dagJson, json],
+        hashers: [sha512]
+      }),
+      {
+        privateKey,
+        addresses: { listen, announce: init.announce ?? [] },
+        transports: [tcp(), webSockets(), webRTCDirect(), circuitRelayTransport()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        // Loopback and private addresses are where tests and LAN peers live.
+        connectionGater: { denyDialMultiaddr: () => false },
+        services: {
+          identify: identify(),
+          ping: ping(),
+          relay: circuitRelayServer({ reservations: { maxReservations: 1024 } }),
+          pubsub: gossipsub({ allowPublishToZeroTopicPeers: true })
+        }
+      }
+    ),
+    { maxInboundStreams: 1024, maxOutboundStreams: 1024 }
+  );
+  await helia.start();
+  return helia;
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { Content, Database, NewContent, PinStatus } from '../db/schema.ts';
+
+/** Content JSON in Estuary's shape (`util.Content`), plus Firth's own fields. */
+export interface ContentJson {
+  id: number;
+  createdAt: string;
+  updatedAt: string;
+  cid: string;
+  name: string;
+  userId: number;
+  description: string;
+  size: number;
+  dagSize: number;
+  type: number;
+  active: boolean;
+  offloaded: boolean;
+  replication: number;
+  aggregatedIn: number;
+  aggregate: boolean;
+  pinning: boolean;
+  pinMeta: string;
+  replace: boolean;
+  origins: string;
+  failed: boolean;
+  location: string;
+  dagSplit: boolean;
+  splitFrom: number;
+  pinningStatus: PinStatus;
+  dealStatus: string;
+  requestId: string;
+}
+
+export function contentJson(c: Content): ContentJson {
+  return {
+    id: Number(c.id),
+    createdAt: new Date(c.created_at).toISOString(),
+    updatedAt: new Date(c.updated_at).toISOString(),
+    cid: c.cid,
+    name: c.name,
+    userId: Number(c.user_id),
+    description: '',
+    size: c.size,
+    dagSize: c.dag_size,
+    type: c.type,
+    active: c.pin_status === 'pinned',
+    offloaded: false,
+    replication: c.replication,
+    aggregatedIn: 0,
+    aggregate: false,
+    pinning: c.pin_status === 'queued' || c.pin_status === 'pinning',
+    pinMeta: c.pin_meta,
+    replace: false,
+    origins: c.origins,
+    failed: c.pin_status === 'failed',
+    location: 'local',
+    dagSplit: false,
+    splitFrom: 0,
+    pinningStatus: c.pin_status,
+    dealStatus: '',
+    requestId: c.request_id
+  };
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+let lastCreated = 0;
+
+/**
+ * Inserts a content row with a globally unique `created_at` (the Pinning API pages by it). Within
+ * one process a counter keeps it strictly increasing; between nodes the unique index catches the
+ * rare tie and we retry one millisecond later.
+ */
+export async function insertContent(
+  db: Db,
+  values: Omit<NewContent, 'created_at' | 'updated_at' | 'request_id'>
+): Promise<Content> {
+  for (let attempt = 0; ; attempt++) {
+    const created = Math.max(Date.now(), lastCreated + 1);
+    lastCreated = created;
+    try {
+      return await db
+        .insertInto('contents')
+        .values({ ...values, request_id: randomUUID(), created_at: created, updated_at: created })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    } catch (err) {
+      if (attempt < 5 && /unique|duplicate/i.test(String(err)) && /created_at/i.test(String(err))) continue;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,221 @@
+import { CarBlockIterator } from '@ipld/car';
+import type { FsBlockstore } from 'blockstore-fs';
+import { importByteStream } from 'ipfs-unixfs-importer';
+import type { Kysely } from 'kysely';
+import { CID } from 'multiformats/cid';
+import { identity } from 'multiformats/hashes/identity';
+import type { Content, Database } from '../db/schema.ts';
+import { InvalidInputError, TooLargeError } from '../errors.ts';
+import { importProfile } from './import-profile.ts';
+import { describeRoot, linksOf, verifyBlock } from './dag.ts';
+import { insertContent } from './records.ts';
+import { StagingArea } from './staging.ts';
+
+export interface UploadProgress {
+  /** Bytes of the request body read so far. */
+  bytes: number;
+}
+
+export interface UploadOptions {
+  signal?: AbortSignal;
+  maxBytes: number;
+  onProgress?(p: UploadProgress): void;
+}
+
+export interface UploadMeta {
+  name: string;
+  replication: number;
+}
+
+/** An upload whose blocks are all staged and checked, waiting to be committed or discarded. */
+export interface StagedUpload {
+  root: CID;
+  /** File size (UnixFS) or DAG bytes (CAR). */
+  size: number;
+  dagSize: number;
+  blocks: number;
+  /** Estuary's content type: 0 unknown, 1 file, 2 directory. */
+  type: number;
+  commit(userId: number, meta: UploadMeta): Promise<Content>;
+  discard(): Promise<void>;
+}
+
+export interface UploadContext {
+  db: Kysely<Database>;
+  blockstore: FsBlockstore;
+  stagingDir: string;
+}
+
+/** Counts bytes as they stream past and stops at the limit. */
+async function* metered(
+  source: AsyncIterable<Uint8Array>,
+  opts: UploadOptions,
+  onBytes: (n: number) => void
+): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  let reported = 0;
+  for await (const chunk of source) {
+    opts.signal?.throwIfAborted();
+    total += chunk.byteLength;
+    if (total > opts.maxBytes) {
+      throw new TooLargeError(
+        'ERR_CONTENT_SIZE_OVER_LIMIT',
+        `upload is larger than the limit of ${opts.maxBytes} bytes`
+      );
+    }
+    onBytes(chunk.byteLength);
+    if (total - reported >= 8 * 1024 * 1024) {
+      reported = total;
+      opts.onProgress?.({ bytes: total });
+    }
+    yield chunk;
+  }
+  opts.onProgress?.({ bytes: total });
+}
+
+function staged(
+  ctx: UploadContext,
+  staging: StagingArea,
+  fields: Omit<StagedUpload, 'commit' | 'discard'>
+): StagedUpload {
+  return {
+    ...fields,
+    async commit(userId, meta) {
+      // Blocks first, then the row: a crash in between leaves unreferenced blocks (collected later),
+      // never a content row without its blocks.
+      await staging.commit();
+      return insertContent(ctx.db, {
+        user_id: userId,
+        cid: fields.root.toString(),
+        name: meta.name,
+        size: fields.size,
+        dag_size: fields.dagSize,
+        blocks: fields.blocks,
+        type: fields.type,
+        replication: meta.replication,
+        pin_status: 'pinned',
+        origins: '[]',
+        pin_meta: '{}',
+        status_details: ''
+      });
+    },
+    discard: () => staging.discard()
+  };
+}
+
+/** Chunks and hashes a byte stream with the import profile into a staging area. */
+export async function stageFile(
+  ctx: UploadContext,
+  source: AsyncIterable<Uint8Array>,
+  opts: UploadOptions
+): Promise<StagedUpload> {
+  const staging = new StagingArea(ctx.blockstore, ctx.stagingDir);
+  try {
+    await staging.open();
+    let size = 0;
+    let dagSize = 0;
+    const store = {
+      put: async (cid: CID, bytes: Uint8Array, o?: { signal?: AbortSignal }) => {
+        dagSize += bytes.byteLength;
+        return staging.blockstore.put(cid, bytes, o);
+      }
+    };
+    const result = await importByteStream(
+      metered(source, opts, (n) => (size += n)),
+      store,
+      importProfile()
+    );
+    return staged(ctx, staging, { root: result.cid, size, dagSize, blocks: staging.size, type: 1 });
+  } catch (err) {
+    await staging.discard();
+    throw err;
+  }
+}
+
+/**
+ * Reads a CARv1 stream into a staging area: exactly one root, every block's bytes checked against
+ * its CID, and every link resolvable from the CAR or the blockstore (the DAG is complete).
+ */
+export async function stageCar(
+  ctx: UploadContext,
+  source: AsyncIterable<Uint8Array>,
+  opts: UploadOptions
+): Promise<StagedUpload> {
+  const staging = new StagingArea(ctx.blockstore, ctx.stagingDir);
+  try {
+    await staging.open();
+    let carBytes = 0;
+    let reader: CarBlockIterator;
+    try {
+      reader = await CarBlockIterator.fromIterable(metered(source, opts, (n) => (carBytes += n)));
+    } catch (err) {
+      if (err instanceof TooLargeError) throw err;
+      throw new InvalidInputError('ERR_INVALID_CAR', `not a CAR file: ${(err as Error).message}`);
+    }
+    const roots = await reader.getRoots();
+    if (roots.length !== 1) {
+      throw new InvalidInputError(
+        'ERR_INVALID_CAR',
+        `a CAR must have exactly one root, this one has ${roots.length}`
+      );
+    }
+    const root = roots[0]!;
+    const received = new Set<string>();
+    const linked = new Map<string, { cid: CID; from: CID }>();
+    let dagSize = 0;
+    let rootBytes: Uint8Array | undefined;
+    try {
+      for await (const { cid, bytes } of reader) {
+        await verifyBlock(cid, bytes);
+        const key = cid.toString();
+        if (received.has(key)) continue;
+        received.add(key);
+        linked.delete(key);
+        if (cid.multihash.code !== identity.code) {
+          await staging.blockstore.put(cid, bytes, { signal: opts.signal });
+          dagSize += bytes.byteLength;
+        }
+        if (cid.equals(root)) rootBytes = bytes;
+        for (const link of linksOf(cid, bytes)) {
+          const k = link.toString();
+          if (!received.has(k) && link.multihash.code !== identity.code)
+            linked.set(k, { cid: link, from: cid });
+        }
+      }
+    } catch (err) {
+      if (err instanceof InvalidInputError || err instanceof TooLargeError) throw err;
+      throw new InvalidInputError(
+        'ERR_INVALID_CAR',
+        `malformed CAR after ${carBytes} bytes: ${(err as Error).message}`
+      );
+    }
+    // Links to blocks the CAR did not carry are fine only if we already hold them.
+    for (const { cid, from } of linked.values()) {
+      if (!(await ctx.blockstore.has(cid))) {
+        throw new InvalidInputError(
+          'ERR_INCOMPLETE_DAG',
+          `the DAG is incomplete: block ${cid} (linked from ${from}) is missing`
+        );
+      }
+    }
+    if (rootBytes == null && root.multihash.code !== identity.code && !(await ctx.blockstore.has(root))) {
+      throw new InvalidInputError(
+        'ERR_INCOMPLETE_DAG',
+        `the DAG is incomplete: the root block ${root} is missing`
+      );
+    }
+    const { type, size } = describeRoot(root, rootBytes, dagSize);
+    return staged(ctx, staging, { root, size, dagSize, blocks: staging.size, type });
+  } catch (err) {
+    await staging.discard();
+    throw err;
+  }
+}
+
+export function parseCid(text: string): CID {
+  try {
+    return CID.parse(text.trim());
+  } catch {
+    throw new InvalidInputError('ERR_INVALID_CID', `"${text.slice(0, 100)}" is not a valid CID`);
+  }
+}

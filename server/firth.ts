@@ -1,0 +1,144 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FsBlockstore } from 'blockstore-fs';
+import { buildApiServer } from '../gateway/api/server.ts';
+import { createPeer, type FirthPeer } from '../relay/peer.ts';
+import { createAccounts, type Accounts } from './accounts/accounts.ts';
+import type { FirthConfig } from './config.ts';
+import { createContentQueries } from './content/queries.ts';
+import { clearStaging, openBlockstore } from './content/staging.ts';
+import { openDatabase, type FirthDatabase } from './db/database.ts';
+import { JobQueue } from './jobs/queue.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Pinner } from './pinning/pinner.ts';
+import { createPins, type Pins } from './pinning/pins.ts';
+
+export interface FirthNode {
+  config: FirthConfig;
+  log: Logger;
+  /** e.g. http://127.0.0.1:3000 (the real port when 0 was asked for). */
+  apiUrl: string;
+  database: FirthDatabase;
+  blockstore: FsBlockstore;
+  peer: FirthPeer;
+  accounts: Accounts;
+  pins: Pins;
+  /** The admin invite made on first start with an empty database, if this start made one. */
+  firstAdminInvite: string | undefined;
+  stop(): Promise<void>;
+}
+
+function urlOf(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
+}
+
+/** The composition root: opens storage, starts the peer, the workers and the API, in that order. */
+export async function startFirth(
+  config: FirthConfig,
+  log: Logger = createLogger(config.logLevel)
+): Promise<FirthNode> {
+  await fs.mkdir(config.dataDir, { recursive: true });
+  const database = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  const { db, dialect } = database;
+  log.info({ database: dialect }, 'database ready, migrations applied');
+
+  const blockstore = openBlockstore(path.join(config.dataDir, 'blocks'));
+  await blockstore.open();
+  const stagingDir = path.join(config.dataDir, 'staging');
+  await clearStaging(stagingDir);
+
+  const peer = await createPeer({
+    dataDir: config.dataDir,
+    blockstore,
+    host: config.p2pHost,
+    port: config.p2pPort,
+    announce: config.p2pAnnounce
+  });
+  const addresses = () => peer.libp2p.getMultiaddrs().map((ma) => ma.toString());
+  log.info({ peerId: peer.libp2p.peerId.toString(), addresses: addresses() }, 'peer listening');
+
+  const accounts = createAccounts(db);
+  const queue = new JobQueue({ db, dialect });
+  const pinner = new Pinner({
+    db,
+    queue,
+    peer,
+    log: log.child({ module: 'pinner' }),
+    concurrency: config.pinConcurrency,
+    timeoutMs: config.pinTimeoutMs
+  });
+  const pins = createPins({
+    db,
+    dialect,
+    queue,
+    delegates: addresses,
+    onQueued: () => pinner.wake(),
+    defaultReplication: config.replication
+  });
+
+  let gatewayBase = config.gatewayUrl ?? urlOf('localhost', config.gatewayPort);
+  const api = await buildApiServer(
+    {
+      config,
+      accounts,
+      pins,
+      content: createContentQueries(db),
+      uploads: { db, blockstore, stagingDir },
+      peer,
+      addresses,
+      gatewayUrl: () => gatewayBase
+    },
+    log
+  );
+  await api.listen({ host: config.host, port: config.port });
+  const port = (api.server.address() as { port: number }).port;
+  const apiUrl = urlOf(config.host, port);
+  gatewayBase = config.gatewayUrl ?? urlOf('localhost', config.gatewayPort);
+  pinner.start();
+  log.info({ url: apiUrl }, `Firth is up: app and API on ${apiUrl}`);
+
+  const firstAdminInvite = await accounts.firstAdminInvite();
+  if (firstAdminInvite != null) {
+    const link = `${apiUrl}/register?invite=${firstAdminInvite}`;
+    log.info({ invite: firstAdminInvite }, 'first admin invite created');
+    process.stderr.write(
+      [
+        '',
+        '================================================================',
+        ' First start: no accounts yet. Register the admin account with',
+        `   invite code: ${firstAdminInvite}`,
+        `   in the app:  ${link}`,
+        ' This code is shown only once (npx firth invite create --admin',
+        ' makes another).',
+        '================================================================',
+        ''
+      ].join('\n') + '\n'
+    );
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    log,
+    apiUrl,
+    database,
+    blockstore,
+    peer,
+    accounts,
+    pins,
+    firstAdminInvite,
+    stop() {
+      stopping ??= (async () => {
+        // Stop accepting and let in-flight requests (uploads included) finish, then the workers,
+        // then the peer, and the database last.
+        await api.close();
+        await pinner.stop();
+        await peer.stop();
+        await database.close();
+        log.info('stopped');
+      })();
+      return stopping;
+    }
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The service answers errors with Estuary's envelope: `{"error":{"code":401,"reason":"ERR_…","details":"…"}}`.
+ * `ApiError` carries those fields; `errorMessage()` turns any thrown value into words for the page.
+ */
+
+/** Reasons the client itself reports, besides the service's own `ERR_…` catalogue. */
+export const ERR_NETWORK = 'ERR_NETWORK';
+export const ERR_BAD_RESPONSE = 'ERR_BAD_RESPONSE';
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+  /** HTTP status; 0 when the service could not be reached. */
+  readonly status: number;
+  /** Machine-readable reason, e.g. `ERR_INVITE_ALREADY_USED`. */
+  readonly reason: string;
+  /** Human-readable explanation from the service (may be empty). */
+  readonly details: string;
+
+  constructor(status: number, reason: string, details = '', options?: ErrorOptions) {
+    super(details || describeReason(reason), options);
+    this.status = status;
+    this.reason = reason;
+    this.details = details;
+  }
+}
+
+export function isApiError(err: unknown): err is ApiError {
+  return err instanceof ApiError;
+}
+
+const KNOWN_REASONS: Record<string, string> = {
+  ERR_AUTH_MISSING: 'You need to sign in.',
+  ERR_INVALID_TOKEN: 'Your session or API key is not valid.',
+  ERR_TOKEN_EXPIRED: 'Your session or API key has expired.',
+  ERR_NOT_AUTHORIZED: 'You are not allowed to do that.',
+  ERR_INVALID_INVITE: 'That invite code is not valid.',
+  ERR_INVITE_ALREADY_USED: 'That invite code has already been used.',
+  ERR_USERNAME_TAKEN: 'That username is taken.',
+  ERR_INVALID_INPUT: 'The service did not accept that input.',
+  [ERR_NETWORK]: 'Could not reach the Firth service.',
+  [ERR_BAD_RESPONSE]: 'The Firth service sent an answer this page cannot read.'
+};
+
+/** `ERR_INVITE_ALREADY_USED` → "That invite code has already been used." (or "Invite already used"). */
+export function describeReason(reason: string): string {
+  const known = KNOWN_REASONS[reason];
+  if (known !== undefined) return known;
+  const words = reason.replace(/^ERR_/, '').toLowerCase().replace(/_+/g, ' ').trim();
+  return words ? words.charAt(0).toUpperCase() + words.slice(1) + '.' : 'Something went wrong.';
+}
+
+/** Words to show for anything thrown: the service's details, else its reason, else the error's message. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof ApiError) return err.details || describeReason(err.reason);
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

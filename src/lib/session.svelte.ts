@@ -1,0 +1,157 @@
+import { createApiClient, errorMessage, PERM_ADMIN, type FirthApi, type Viewer } from '$lib/api';
+
+/** localStorage key holding the bearer token. */
+export const TOKEN_KEY = 'firth.token';
+
+export type SessionStatus = 'loading' | 'signed-in' | 'signed-out' | 'unavailable';
+
+/** Minimal storage interface, so the session also runs where there is no localStorage. */
+type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
+
+function browserStorage(): TokenStorage | undefined {
+  try {
+    return globalThis.localStorage ?? undefined;
+  } catch {
+    // Storage can be disabled by the browser (privacy settings); the session then lasts for the tab.
+    return undefined;
+  }
+}
+
+/**
+ * Who is signed in: the token (kept in localStorage under `firth.token`), the viewer from `GET /api/viewer`,
+ * and what they may do. One instance for the app: `session`.
+ */
+export class Session {
+  #token = $state<string | null>(null);
+  #viewer = $state.raw<Viewer | null>(null);
+  #status = $state<SessionStatus>('loading');
+  #notice = $state<string | null>(null);
+  #error = $state<string | null>(null);
+  #init: Promise<void> | null = null;
+  readonly #api: FirthApi;
+  readonly #storage: () => TokenStorage | undefined;
+
+  constructor(api: FirthApi, storage: () => TokenStorage | undefined = browserStorage) {
+    this.#api = api;
+    this.#storage = storage;
+  }
+
+  get token(): string | null {
+    return this.#token;
+  }
+
+  get viewer(): Viewer | null {
+    return this.#viewer;
+  }
+
+  get status(): SessionStatus {
+    return this.#status;
+  }
+
+  get signedIn(): boolean {
+    return this.#status === 'signed-in';
+  }
+
+  get isAdmin(): boolean {
+    return this.#viewer !== null && this.#viewer.perms >= PERM_ADMIN;
+  }
+
+  /** A message about how the last session ended ("Your session has ended…"), for the sign-in page. */
+  get notice(): string | null {
+    return this.#notice;
+  }
+
+  /** Why the viewer could not be loaded while a token is held (service unreachable, …). */
+  get error(): string | null {
+    return this.#error;
+  }
+
+  /** Reads the stored token and loads the viewer, once; later calls wait for the same work. */
+  init(): Promise<void> {
+    this.#init ??= this.#start();
+    return this.#init;
+  }
+
+  async #start(): Promise<void> {
+    if (typeof window !== 'undefined') {
+      // Signing in or out in another tab changes this one too.
+      window.addEventListener('storage', (event) => {
+        if (event.key !== TOKEN_KEY || event.newValue === this.#token) return;
+        if (event.newValue === null) this.#clear('You signed out in another tab.');
+        else void this.#adopt(event.newValue);
+      });
+    }
+    const token = this.#storage()?.getItem(TOKEN_KEY) ?? null;
+    if (token === null) {
+      this.#status = 'signed-out';
+      return;
+    }
+    await this.#adopt(token);
+  }
+
+  /** Reloads the viewer with the current token (after an `unavailable` start, say). */
+  async refresh(): Promise<void> {
+    if (this.#token !== null) await this.#adopt(this.#token);
+  }
+
+  /** Keeps a fresh token from `/api/login` or `/api/register` and loads the viewer; throws if that fails. */
+  async signIn(token: string): Promise<Viewer> {
+    this.#token = token;
+    this.#notice = null;
+    try {
+      const viewer = await this.#api.viewer();
+      this.#storage()?.setItem(TOKEN_KEY, token);
+      this.#set(viewer);
+      return viewer;
+    } catch (err) {
+      this.#clear(null);
+      throw err;
+    }
+  }
+
+  signOut(): void {
+    this.#clear(null);
+  }
+
+  /** Called by the API client when the service refuses the token (expired, revoked). */
+  expire(): void {
+    if (this.#token === null) return;
+    this.#clear('Your session has ended. Sign in again.');
+  }
+
+  async #adopt(token: string): Promise<void> {
+    this.#token = token;
+    try {
+      this.#set(await this.#api.viewer());
+    } catch (err) {
+      if (this.#token !== token) return;
+      // A refused token has already been cleared by `expire()`; anything else keeps it for a retry.
+      if (this.#status !== 'signed-out') {
+        this.#status = 'unavailable';
+        this.#error = errorMessage(err);
+      }
+    }
+  }
+
+  #set(viewer: Viewer): void {
+    this.#viewer = viewer;
+    this.#status = 'signed-in';
+    this.#error = null;
+  }
+
+  #clear(notice: string | null): void {
+    this.#storage()?.removeItem(TOKEN_KEY);
+    this.#token = null;
+    this.#viewer = null;
+    this.#status = 'signed-out';
+    this.#error = null;
+    this.#notice = notice;
+  }
+}
+
+export const api: FirthApi = createApiClient({
+  getToken: () => session.token,
+  onUnauthorized: () => session.expire()
+});
+
+export const session = new Session(api);

@@ -1,0 +1,10 @@
+import { sveltekit } from '@sveltejs/kit/vite';
+import { defineConfig } from 'vite';
+
+export default defineConfig({
+  plugins: [sveltekit()],
+  server: {
+    // `npm run dev:app` proxies the API to a service started with `npm run serve`.
+    proxy: { '/api': 'http://127.0.0.1:3000' }
+  }
+});
