@@ -34,3 +34,7 @@ export class ConflictError extends FirthError {
 export class TooLargeError extends FirthError {
   override name = 'TooLargeError';
 }
+/** A body of a type this route does not take (415). */
+export class UnsupportedMediaTypeError extends FirthError {
+  override name = 'UnsupportedMediaTypeError';
+}

@@ -132,7 +132,10 @@ export async function startFirth(
       stopping ??= (async () => {
         // Stop accepting and let in-flight requests (uploads included) finish, then the workers,
         // then the peer, and the database last.
+        // Uploads get a grace period; then any connection still open is cut.
+        const grace = setTimeout(() => api.server.closeAllConnections(), 30_000);
         await api.close();
+        clearTimeout(grace);
         await pinner.stop();
         await peer.stop();
         await database.close();

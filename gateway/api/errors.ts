@@ -9,7 +9,8 @@ const STATUS_BY_NAME: Record<string, number> = {
   ForbiddenError: 403,
   NotFoundError: 404,
   ConflictError: 409,
-  TooLargeError: 413
+  TooLargeError: 413,
+  UnsupportedMediaTypeError: 415
 };
 
 /** Reasons for errors Fastify and its plugins raise before our handlers run. */
@@ -59,5 +60,7 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   const { status, body } = toErrorBody(err, req.url.startsWith('/api/pinning'));
   if (status >= 500) req.log.error({ err }, 'request failed');
   else req.log.info({ status, reason: body.error.reason }, body.error.details);
+  // Refused before the body was read (e.g. 413): close the connection rather than read the rest.
+  if (!req.raw.complete) void reply.header('connection', 'close');
   void reply.status(status).send(body);
 }

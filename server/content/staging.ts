@@ -23,6 +23,7 @@ export class StagingArea {
   readonly blockstore: FsBlockstore;
   readonly #main: FsBlockstore;
   readonly #dir: string;
+  /** Staged blocks by file path: CIDs that share a multihash (v0/v1, other codecs) share a file. */
   readonly #cids = new Map<string, CID>();
 
   constructor(main: FsBlockstore, stagingRoot: string) {
@@ -32,7 +33,7 @@ export class StagingArea {
     // Remember every CID written so commit() can move them without listing the directory.
     const put = this.blockstore.put.bind(this.blockstore);
     this.blockstore.put = async (cid, bytes, options) => {
-      this.#cids.set(cid.toString(), cid);
+      this.#cids.set(fileOf(cid), cid);
       return put(cid, bytes, options);
     };
   }
@@ -47,10 +48,6 @@ export class StagingArea {
 
   cids(): IterableIterator<CID> {
     return this.#cids.values();
-  }
-
-  async has(cid: CID): Promise<boolean> {
-    return this.#cids.has(cid.toString()) || this.#main.has(cid);
   }
 
   /** Moves every staged block into the main blockstore, then removes the staging directory. */
@@ -72,6 +69,11 @@ export class StagingArea {
   async discard(): Promise<void> {
     await fs.rm(this.#dir, { recursive: true, force: true });
   }
+}
+
+function fileOf(cid: CID): string {
+  const { dir, file } = SHARDING.encode(cid);
+  return path.join(dir, file);
 }
 
 /** Removes staging directories left by a crash. Called at start, before any upload runs. */

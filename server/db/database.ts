@@ -36,6 +36,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<FirthData
           oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')
       }
     });
+    // An idle pooled connection that the server drops (restart, failover) emits 'error' on the pool;
+    // unhandled, that would crash the process. The pool replaces the connection on next use.
+    pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
   } else {

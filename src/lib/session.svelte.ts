@@ -1,9 +1,20 @@
-import { createApiClient, errorMessage, PERM_ADMIN, type FirthApi, type Viewer } from '$lib/api';
+import {
+  createApiClient,
+  errorMessage,
+  hashToken,
+  isApiError,
+  PERM_ADMIN,
+  type FirthApi,
+  type Viewer
+} from '$lib/api';
 
 /** localStorage key holding the bearer token. */
 export const TOKEN_KEY = 'firth.token';
 
 export type SessionStatus = 'loading' | 'signed-in' | 'signed-out' | 'unavailable';
+
+/** How the last session ended: the user signed out here, the service refused the token, or another tab. */
+export type SessionEnd = 'signed-out' | 'expired' | 'elsewhere';
 
 /** Minimal storage interface, so the session also runs where there is no localStorage. */
 type TokenStorage = Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>;
@@ -23,10 +34,12 @@ function browserStorage(): TokenStorage | undefined {
  */
 export class Session {
   #token = $state<string | null>(null);
+  #tokenHash = $state<string | null>(null);
   #viewer = $state.raw<Viewer | null>(null);
   #status = $state<SessionStatus>('loading');
   #notice = $state<string | null>(null);
   #error = $state<string | null>(null);
+  #ended = $state<SessionEnd | null>(null);
   #init: Promise<void> | null = null;
   readonly #api: FirthApi;
   readonly #storage: () => TokenStorage | undefined;
@@ -38,6 +51,11 @@ export class Session {
 
   get token(): string | null {
     return this.#token;
+  }
+
+  /** The service's hash of the current token, to pick this session out of the key list. */
+  get tokenHash(): string | null {
+    return this.#tokenHash;
   }
 
   get viewer(): Viewer | null {
@@ -56,9 +74,14 @@ export class Session {
     return this.#viewer !== null && this.#viewer.perms >= PERM_ADMIN;
   }
 
-  /** A message about how the last session ended ("Your session has ended…"), for the sign-in page. */
+  /** A message about how the last session ended ("Your session has ended…"), shown while signed out. */
   get notice(): string | null {
     return this.#notice;
+  }
+
+  /** How the last session ended, while signed out; null before any session ended. */
+  get ended(): SessionEnd | null {
+    return this.#ended;
   }
 
   /** Why the viewer could not be loaded while a token is held (service unreachable, …). */
@@ -77,7 +100,7 @@ export class Session {
       // Signing in or out in another tab changes this one too.
       window.addEventListener('storage', (event) => {
         if (event.key !== TOKEN_KEY || event.newValue === this.#token) return;
-        if (event.newValue === null) this.#clear('You signed out in another tab.');
+        if (event.newValue === null) this.#clear('elsewhere', 'You signed out in another tab.');
         else void this.#adopt(event.newValue);
       });
     }
@@ -98,31 +121,50 @@ export class Session {
   async signIn(token: string): Promise<Viewer> {
     this.#token = token;
     this.#notice = null;
+    this.#ended = null;
     try {
-      const viewer = await this.#api.viewer();
+      const [viewer, hash] = await Promise.all([this.#api.viewer(), hashToken(token)]);
       this.#storage()?.setItem(TOKEN_KEY, token);
-      this.#set(viewer);
+      this.#set(viewer, hash);
       return viewer;
     } catch (err) {
-      this.#clear(null);
+      this.#clear('signed-out', null);
       throw err;
     }
   }
 
-  signOut(): void {
-    this.#clear(null);
+  /**
+   * Signs out at once on this device, then asks the service to end the session so the token stops working
+   * everywhere. If the service cannot be told, `notice` says so.
+   */
+  async signOut(): Promise<void> {
+    const token = this.#token;
+    const hash = this.#tokenHash;
+    this.#clear('signed-out', null);
+    if (token === null || hash === null) return;
+    try {
+      await this.#api.revokeApiKey(hash, { token });
+    } catch (err) {
+      // 401: the session had already ended, which is what was wanted.
+      if (isApiError(err) && err.status === 401) return;
+      if (this.#token === null) {
+        this.#notice = `You are signed out on this device, but Firth could not end the session: ${errorMessage(err)}`;
+      }
+    }
   }
 
   /** Called by the API client when the service refuses the token (expired, revoked). */
   expire(): void {
     if (this.#token === null) return;
-    this.#clear('Your session has ended. Sign in again.');
+    this.#clear('expired', 'Your session has ended. Sign in again.');
   }
 
   async #adopt(token: string): Promise<void> {
     this.#token = token;
     try {
-      this.#set(await this.#api.viewer());
+      const [viewer, hash] = await Promise.all([this.#api.viewer(), hashToken(token)]);
+      if (this.#token !== token) return;
+      this.#set(viewer, hash);
     } catch (err) {
       if (this.#token !== token) return;
       // A refused token has already been cleared by `expire()`; anything else keeps it for a retry.
@@ -133,18 +175,22 @@ export class Session {
     }
   }
 
-  #set(viewer: Viewer): void {
+  #set(viewer: Viewer, tokenHash: string | null): void {
     this.#viewer = viewer;
+    this.#tokenHash = tokenHash;
+    this.#ended = null;
     this.#status = 'signed-in';
     this.#error = null;
   }
 
-  #clear(notice: string | null): void {
+  #clear(ended: SessionEnd, notice: string | null): void {
     this.#storage()?.removeItem(TOKEN_KEY);
     this.#token = null;
+    this.#tokenHash = null;
     this.#viewer = null;
     this.#status = 'signed-out';
     this.#error = null;
+    this.#ended = ended;
     this.#notice = notice;
   }
 }

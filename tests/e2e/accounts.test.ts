@@ -117,7 +117,10 @@ describe('accounts in the browser', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
     await page.getByRole('heading', { name: 'Admin', level: 1 }).waitFor();
     // The first user is listed.
-    await page.getByRole('cell', { name: 'alice', exact: true }).waitFor();
+    await page
+      .getByRole('table', { name: 'Users' })
+      .getByRole('cell', { name: 'alice', exact: true })
+      .waitFor();
 
     const code = await page.getByLabel('Invite code', { exact: true }).inputValue();
     expect(code).toMatch(/^firth-invite-[0-9a-f-]{36}$/);
@@ -129,7 +132,10 @@ describe('accounts in the browser', () => {
     expect(inviteLink).toMatch(
       new RegExp(`^${escapeRegExp(origin)}/register\\?invite=${escapeRegExp(code)}$`)
     );
-    await page.getByRole('cell', { name: code, exact: true }).waitFor();
+    await page
+      .getByRole('table', { name: 'Invites' })
+      .getByRole('cell', { name: code, exact: true })
+      .waitFor();
     expect(await overflowsHorizontally(page)).toBe(false);
   });
 
@@ -152,6 +158,7 @@ describe('accounts in the browser', () => {
 
     // The invite is used up.
     await page.getByRole('button', { name: 'Sign out' }).click();
+    await nav.getByRole('link', { name: 'Sign in' }).waitFor();
     await page.goto(inviteLink);
     await page.getByLabel('Username', { exact: true }).fill('carol');
     await page.getByLabel('Password', { exact: true }).fill('carol-Passw0rd');
@@ -164,7 +171,7 @@ describe('accounts in the browser', () => {
     await page.goto(`${origin}/login`);
     await page.getByLabel('Username', { exact: true }).fill('bob');
     await page.getByLabel('Password', { exact: true }).fill('not-the-password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 
     const alert = page.getByRole('alert').filter({ hasText: /\S/ });
     await alert.waitFor();
@@ -173,12 +180,32 @@ describe('accounts in the browser', () => {
     expect(await page.evaluate(() => localStorage.getItem('firth.token'))).toBeNull();
 
     await page.getByLabel('Password', { exact: true }).fill(BOB_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByText('Signed in as bob').waitFor();
   });
 
-  it('sends a signed-out visitor of a private page to sign-in', async () => {
+  it('ends the session on the service when signing out', async () => {
+    const token = await page.evaluate(() => localStorage.getItem('firth.token'));
+    expect(token).toMatch(TOKEN_PATTERN);
+    expect(await viewerStatus(service!, token!)).toBe(200);
+    // The row of this browser's own session is marked.
+    await page.goto(`${origin}/keys`);
+    await page.getByText('this browser').waitFor();
+
     await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sign in' }).waitFor();
+    // The service is told after the page has signed out; give it a moment.
+    let status = 0;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      status = await viewerStatus(service!, token!);
+      if (status === 401) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(status).toBe(401);
+  });
+
+  it('sends a signed-out visitor of a private page to sign-in', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sign in' }).waitFor();
     await page.goto(`${origin}/keys`);
     await page.waitForURL(`${origin}/login?next=/keys`);
     await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PERM_UPLOAD, PERM_USER } from '../../../server/db/schema.ts';
-import { InvalidInputError, TooLargeError } from '../../../server/errors.ts';
+import { InvalidInputError, TooLargeError, UnsupportedMediaTypeError } from '../../../server/errors.ts';
 import { stageCar, stageFile, type StagedUpload } from '../../../server/content/upload.ts';
 import type { Content } from '../../../server/db/schema.ts';
 import { parsePinRequest } from '../../../server/pinning/pins.ts';
@@ -49,7 +49,7 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
 
   app.post('/content/add', { preHandler: upload }, async (req) => {
     if (!req.isMultipart()) {
-      throw new InvalidInputError(
+      throw new UnsupportedMediaTypeError(
         'ERR_UNSUPPORTED_CONTENT_TYPE',
         'send multipart/form-data with the file in field "data"'
       );
@@ -86,6 +86,7 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         throw new InvalidInputError('ERR_INVALID_INPUT', 'no file: send it in multipart field "data"');
     } catch (err) {
       await staged?.discard();
+      req.log.info({ err }, 'upload refused');
       if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
         throw new TooLargeError('ERR_CONTENT_SIZE_OVER_LIMIT', `upload is over the limit of ${max} bytes`);
       }

@@ -14,6 +14,8 @@ import type {
 
 export interface RequestOptions {
   signal?: AbortSignal;
+  /** Send this bearer token instead of the current one (to end a session that was just signed out). */
+  token?: string;
 }
 
 export interface ApiClientInit {
@@ -25,7 +27,7 @@ export interface ApiClientInit {
   baseUrl?: string;
   /** The bearer token to send, read at each request. */
   getToken?: () => string | null | undefined;
-  /** Called when a request that carried a token is refused with 401 (expired or revoked session). */
+  /** Called when a request carrying the current token is refused with 401 (expired or revoked session). */
   onUnauthorized?: (err: ApiError) => void;
   /** @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
@@ -116,7 +118,7 @@ class ApiClient implements FirthApi {
     if (call.query !== undefined) url += '?' + new URLSearchParams(call.query).toString();
 
     const headers = new Headers({ accept: 'application/json' });
-    const token = call.auth === false ? null : this.#getToken();
+    const token = call.auth === false ? null : (call.token ?? this.#getToken());
     if (token) headers.set('authorization', `Bearer ${token}`);
     let body: string | undefined;
     if (call.body !== undefined) {
@@ -136,7 +138,8 @@ class ApiClient implements FirthApi {
     const text = await response.text();
     if (!response.ok) {
       const err = toApiError(response, text);
-      if (response.status === 401 && token) this.#onUnauthorized?.(err);
+      // Only the token in use counts: a late answer for an older token must not end a newer session.
+      if (response.status === 401 && token && token === this.#getToken()) this.#onUnauthorized?.(err);
       throw err;
     }
     if (text.trim() === '') return undefined as T;

@@ -51,7 +51,15 @@ export function describeReason(reason: string): string {
 
 /** Words to show for anything thrown: the service's details, else its reason, else the error's message. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof ApiError) return err.details || describeReason(err.reason);
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
+  if (err instanceof ApiError) return err.details ? sentence(err.details) : describeReason(err.reason);
+  if (err instanceof Error) return sentence(err.message || err.name);
+  return sentence(String(err));
+}
+
+/** "no such invite code" → "No such invite code." */
+function sentence(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed === '') return 'Something went wrong.';
+  const capitalised = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
+  return /[.!?…]$/.test(capitalised) ? capitalised : `${capitalised}.`;
 }
