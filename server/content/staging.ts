@@ -17,63 +17,83 @@ export function openBlockstore(dir: string): FsBlockstore {
  * Blocks of an upload are written to a staging area first and moved into the blockstore only once
  * the upload is complete and valid, so a failed or interrupted upload leaves nothing behind and
  * never touches blocks stored before. Staging sits under the data dir (same filesystem), so the
- * move is one rename per block.
+ * move is one rename per block. Files are written directly (no temp file + rename as blockstore-fs
+ * does): a staged file is never read by anyone until the commit.
  */
 export class StagingArea {
-  readonly blockstore: FsBlockstore;
-  readonly #main: FsBlockstore;
+  readonly #mainDir: string;
   readonly #dir: string;
   /** Staged blocks by file path: CIDs that share a multihash (v0/v1, other codecs) share a file. */
-  readonly #cids = new Map<string, CID>();
+  readonly #files = new Map<string, Promise<void>>();
+  readonly #dirs = new Map<string, Promise<unknown>>();
+  /** Called with a block's bytes once they are written, e.g. to reuse the buffer. */
+  onWritten: ((bytes: Uint8Array) => void) | undefined;
+  /** Writes under way. `put` returns before its write ends (write-behind) so the importer never
+   * stalls on the disk; at most `maxPending` are in flight, and `flush` waits for all of them. */
+  readonly #pending = new Set<Promise<void>>();
+  readonly #maxPending: number;
+  #failure: unknown;
 
-  constructor(main: FsBlockstore, stagingRoot: string) {
-    this.#main = main;
+  constructor(main: FsBlockstore, stagingRoot: string, maxPending = 32) {
+    this.#maxPending = maxPending;
+    this.#mainDir = main.path;
     this.#dir = path.join(stagingRoot, randomUUID());
-    this.blockstore = new FsBlockstore(this.#dir, { shardingStrategy: SHARDING });
-    // Remember every CID written so commit() can move them without listing the directory.
-    const put = this.blockstore.put.bind(this.blockstore);
-    this.blockstore.put = async (cid, bytes, options) => {
-      this.#cids.set(fileOf(cid), cid);
-      return put(cid, bytes, options);
-    };
-  }
-
-  async open(): Promise<void> {
-    await this.blockstore.open();
   }
 
   get size(): number {
-    return this.#cids.size;
+    return this.#files.size;
   }
 
-  cids(): IterableIterator<CID> {
-    return this.#cids.values();
+  async put(cid: CID, bytes: Uint8Array, options?: { signal?: AbortSignal }): Promise<CID> {
+    options?.signal?.throwIfAborted();
+    if (this.#failure != null) throw this.#failure;
+    while (this.#pending.size >= this.#maxPending) await Promise.race(this.#pending);
+    const { dir, file } = SHARDING.encode(cid);
+    const rel = path.join(dir, file);
+    let written = this.#files.get(rel);
+    if (written == null) {
+      let made = this.#dirs.get(dir);
+      if (made == null) {
+        made = fs.mkdir(path.join(this.#dir, dir), { recursive: true });
+        this.#dirs.set(dir, made);
+      }
+      written = made.then(() => fs.writeFile(path.join(this.#dir, rel), bytes));
+      this.#files.set(rel, written);
+    }
+    const done: Promise<void> = written.then(
+      () => {
+        this.#pending.delete(done);
+        this.onWritten?.(bytes);
+      },
+      (err: unknown) => {
+        this.#pending.delete(done);
+        this.#failure ??= err;
+      }
+    );
+    this.#pending.add(done);
+    return cid;
+  }
+
+  /** Waits for every write under way; throws the first write error. */
+  async flush(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all(this.#pending);
+    if (this.#failure != null) throw this.#failure;
   }
 
   /** Moves every staged block into the main blockstore, then removes the staging directory. */
   async commit(): Promise<void> {
-    const made = new Set<string>();
-    for (const cid of this.#cids.values()) {
-      const { dir, file } = SHARDING.encode(cid);
-      const target = path.join(this.#main.path, dir);
-      if (!made.has(target)) {
-        await fs.mkdir(target, { recursive: true });
-        made.add(target);
-      }
-      // Same CID, same bytes: replacing an existing block with an identical one is harmless.
-      await fs.rename(path.join(this.#dir, dir, file), path.join(target, file));
-    }
+    await this.flush();
+    for (const dir of this.#dirs.keys()) await fs.mkdir(path.join(this.#mainDir, dir), { recursive: true });
+    // Same CID, same bytes: replacing an existing block with an identical one is harmless.
+    for (const rel of this.#files.keys())
+      await fs.rename(path.join(this.#dir, rel), path.join(this.#mainDir, rel));
     await this.discard();
   }
 
   async discard(): Promise<void> {
+    await Promise.allSettled(this.#pending);
     await fs.rm(this.#dir, { recursive: true, force: true });
   }
-}
-
-function fileOf(cid: CID): string {
-  const { dir, file } = SHARDING.encode(cid);
-  return path.join(dir, file);
 }
 
 /** Removes staging directories left by a crash. Called at start, before any upload runs. */

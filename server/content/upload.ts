@@ -6,7 +6,8 @@ import { CID } from 'multiformats/cid';
 import { identity } from 'multiformats/hashes/identity';
 import type { Content, Database } from '../db/schema.ts';
 import { InvalidInputError, TooLargeError } from '../errors.ts';
-import { importProfile } from './import-profile.ts';
+import { CHUNK_SIZE, importProfile } from './import-profile.ts';
+import { pooledChunker } from './pooled-chunker.ts';
 import { describeRoot, linksOf, verifyBlock } from './dag.ts';
 import { insertContent } from './records.ts';
 import { StagingArea } from './staging.ts';
@@ -111,20 +112,20 @@ export async function stageFile(
 ): Promise<StagedUpload> {
   const staging = new StagingArea(ctx.blockstore, ctx.stagingDir);
   try {
-    await staging.open();
     let size = 0;
     let dagSize = 0;
-    const store = {
-      put: async (cid: CID, bytes: Uint8Array, o?: { signal?: AbortSignal }) => {
-        dagSize += bytes.byteLength;
-        return staging.blockstore.put(cid, bytes, o);
-      }
+    const profile = importProfile();
+    const pool = pooledChunker(CHUNK_SIZE, profile.blockWriteConcurrency! + 4);
+    staging.onWritten = (bytes) => {
+      dagSize += bytes.byteLength;
+      pool.release(bytes);
     };
     const result = await importByteStream(
       metered(source, opts, (n) => (size += n)),
-      store,
-      importProfile()
+      staging,
+      { ...profile, chunker: pool.chunker }
     );
+    await staging.flush();
     return staged(ctx, staging, { root: result.cid, size, dagSize, blocks: staging.size, type: 1 });
   } catch (err) {
     await staging.discard();
@@ -143,7 +144,6 @@ export async function stageCar(
 ): Promise<StagedUpload> {
   const staging = new StagingArea(ctx.blockstore, ctx.stagingDir);
   try {
-    await staging.open();
     let carBytes = 0;
     let reader: CarBlockIterator;
     try {
@@ -172,7 +172,7 @@ export async function stageCar(
         received.add(key);
         linked.delete(key);
         if (cid.multihash.code !== identity.code) {
-          await staging.blockstore.put(cid, bytes, { signal: opts.signal });
+          await staging.put(cid, bytes, { signal: opts.signal });
           dagSize += bytes.byteLength;
         }
         if (cid.equals(root)) rootBytes = bytes;
@@ -189,6 +189,7 @@ export async function stageCar(
         `malformed CAR after ${carBytes} bytes: ${(err as Error).message}`
       );
     }
+    await staging.flush();
     // Links to blocks the CAR did not carry are fine only if we already hold them.
     for (const { cid, from } of linked.values()) {
       if (!(await ctx.blockstore.has(cid))) {

@@ -1,0 +1,12 @@
+// `npm run bench -- <name>`: runs one benchmark script from this folder and prints its table.
+const BENCHES: Record<string, string> = {
+  upload: './upload.ts'
+};
+
+const name = process.argv[2];
+if (name == null || BENCHES[name] == null) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHES).join('|')}>\n`);
+  process.exit(2);
+}
+const mod = (await import(BENCHES[name])) as { main(args: string[]): Promise<void> };
+await mod.main(process.argv.slice(3));

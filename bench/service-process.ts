@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  apiUrl: string;
+  adminInvite: string;
+  dataDir: string;
+  /** Peak resident set size of the service so far (VmHWM), in bytes. */
+  peakRss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Starts `firth serve` as its own process on free ports, so its memory can be measured apart. */
+export async function startServiceProcess(env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-bench-'));
+  // Run the bin itself so its shebang's Node flags apply, as with `npx firth serve`.
+  const child = spawn(path.join(ROOT, 'bin/firth.js'), ['serve'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      FIRTH_DATA_DIR: dataDir,
+      FIRTH_PORT: '0',
+      FIRTH_GATEWAY_PORT: '0',
+      FIRTH_P2P_PORT: '0',
+      FIRTH_LOG_LEVEL: 'warn',
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  });
+  let adminInvite = '';
+  const apiUrl = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`service exited with ${code}`)));
+    readline.createInterface({ input: child.stderr! }).on('line', (line) => {
+      const invite = /invite code: (\S+)/.exec(line);
+      if (invite != null) adminInvite = invite[1]!;
+      const up = /in the app:\s+(http:\/\/[^/]+)\//.exec(line);
+      if (up != null) resolve(up[1]!);
+    });
+    child.stdout!.resume();
+  });
+  return {
+    child,
+    apiUrl,
+    adminInvite,
+    dataDir,
+    async peakRss() {
+      const status = await fs.readFile(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+    },
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  };
+}
+
+export function table(rows: Array<Record<string, string | number>>): string {
+  const cols = Object.keys(rows[0]!);
+  const cell = (v: string | number) => (typeof v === 'number' ? v.toFixed(1) : v);
+  const lines = [`| ${cols.join(' | ')} |`, `| ${cols.map(() => '---').join(' | ')} |`];
+  for (const r of rows) lines.push(`| ${cols.map((c) => cell(r[c]!)).join(' | ')} |`);
+  return lines.join('\n');
+}
