@@ -28,7 +28,7 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
       FIRTH_PORT: '0',
       FIRTH_GATEWAY_PORT: '0',
       FIRTH_P2P_PORT: '0',
-      FIRTH_LOG_LEVEL: 'warn',
+      FIRTH_LOG_LEVEL: 'info',
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -36,13 +36,23 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
   let adminInvite = '';
   const apiUrl = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`service exited with ${code}`)));
+    // The invite box goes to stderr, JSON logs to stdout; 'ready' says whether a box was shown.
+    let ready: { url: string; adminInviteShown: boolean } | undefined;
+    const settle = () => {
+      if (ready != null && (!ready.adminInviteShown || adminInvite !== '')) resolve(ready.url);
+    };
     readline.createInterface({ input: child.stderr! }).on('line', (line) => {
       const invite = /invite code: (\S+)/.exec(line);
       if (invite != null) adminInvite = invite[1]!;
-      const up = /in the app:\s+(http:\/\/[^/]+)\//.exec(line);
-      if (up != null) resolve(up[1]!);
+      settle();
     });
-    child.stdout!.resume();
+    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      const entry = JSON.parse(line) as { msg?: string; url?: string; adminInviteShown?: boolean };
+      if (entry.msg === 'ready')
+        ready = { url: entry.url!, adminInviteShown: entry.adminInviteShown === true };
+      settle();
+    });
   });
   return {
     child,

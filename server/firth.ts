@@ -101,7 +101,6 @@ export async function startFirth(
   const firstAdminInvite = await accounts.firstAdminInvite();
   if (firstAdminInvite != null) {
     const link = `${apiUrl}/register?invite=${firstAdminInvite}`;
-    log.info({ invite: firstAdminInvite }, 'first admin invite created');
     process.stderr.write(
       [
         '',
@@ -116,6 +115,11 @@ export async function startFirth(
       ].join('\n') + '\n'
     );
   }
+
+  log.info(
+    { url: apiUrl, peerId: peer.libp2p.peerId.toString(), adminInviteShown: firstAdminInvite != null },
+    'ready'
+  );
 
   let stopping: Promise<void> | undefined;
   return {

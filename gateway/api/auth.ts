@@ -13,15 +13,16 @@ export type AuthLevel = typeof PERM_UPLOAD | typeof PERM_USER | typeof PERM_ADMI
 
 export function bearer(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
-  if (header == null || header === '') return undefined;
-  const [scheme, token] = header.split(' ');
-  if (scheme !== 'Bearer' || token == null) {
+  if (header == null || header.trim() === '') return undefined;
+  // The scheme is case-insensitive (RFC 9110 §11.1); any run of spaces may follow it.
+  const match = /^(\S+)\s+(\S+)\s*$/.exec(header.trim());
+  if (match == null || match[1]!.toLowerCase() !== 'bearer') {
     throw new UnauthorizedError(
       'ERR_AUTH_MISSING_BEARER',
       'the Authorization header must be "Bearer <token>"'
     );
   }
-  return token.trim();
+  return match[2];
 }
 
 /** A preHandler that lets through only a valid token with at least `level` (Estuary's perm levels). */

@@ -50,7 +50,13 @@ export function toErrorBody(err: unknown, pinningApi: boolean): { status: number
   }
   // The Pinning Service API's Failure has no `code` and uses its own reasons.
   if (pinningApi) {
-    const pinReason = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 404: 'NOT_FOUND' }[status];
+    const pinReason = {
+      400: 'BAD_REQUEST',
+      401: 'UNAUTHORIZED',
+      403: 'FORBIDDEN',
+      404: 'NOT_FOUND',
+      500: 'INTERNAL_SERVER_ERROR'
+    }[status];
     return { status, body: { error: { reason: pinReason ?? reason, details } } };
   }
   return { status, body: { error: { code: status, reason, details } } };

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import cors from '@fastify/cors';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
@@ -30,6 +31,9 @@ export async function buildApiServer(ctx: ApiContext, log: Logger) {
 
   await app.register(
     async (api) => {
+      // Credentials travel in the Authorization header, never in cookies, so any web app may call
+      // the API (Estuary allowed every origin too; Pinning Service API clients run in browsers).
+      await api.register(cors, { origin: '*', maxAge: 86_400 });
       await api.register(rateLimit, {
         max: ctx.config.rateLimitPerMinute,
         timeWindow: 60_000,

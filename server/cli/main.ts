@@ -44,18 +44,28 @@ export async function main(argv: string[]): Promise<number> {
 
 async function serve(): Promise<number> {
   const node = await startFirth(loadConfig());
-  await new Promise<void>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       node.log.info({ signal }, 'shutting down');
-      node.stop().then(resolve, (err) => {
-        node.log.error({ err }, 'shutdown failed');
-        resolve();
-      });
+      // A second signal, or a shutdown stuck for a minute, ends the process at once.
+      process.once(signal, () => process.exit(130));
+      setTimeout(() => {
+        node.log.error('shutdown took over 60 s: exiting');
+        process.exit(1);
+      }, 60_000).unref();
+      node.stop().then(
+        () => resolve(0),
+        (err) => {
+          node.log.error({ err }, 'shutdown failed');
+          resolve(1);
+        }
+      );
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
-  return 0;
+  // Everything is closed; libraries may still hold timers, so leave now rather than wait for them.
+  process.exit(code);
 }
 
 async function invite(args: string[]): Promise<number> {

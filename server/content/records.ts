@@ -69,25 +69,29 @@ let lastCreated = 0;
 
 /**
  * Inserts a content row with a globally unique `created_at` (the Pinning API pages by it). Within
- * one process a counter keeps it strictly increasing; between nodes the unique index catches the
- * rare tie and we retry one millisecond later.
+ * one process a counter keeps it strictly increasing; another node may have taken the same
+ * millisecond, so the insert skips a taken value (ON CONFLICT DO NOTHING: no error, so an enclosing
+ * PostgreSQL transaction stays usable) and moves past the newest value in the table.
  */
 export async function insertContent(
   db: Db,
   values: Omit<NewContent, 'created_at' | 'updated_at' | 'request_id'>
 ): Promise<Content> {
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0; attempt < 100; attempt++) {
     const created = Math.max(Date.now(), lastCreated + 1);
     lastCreated = created;
-    try {
-      return await db
-        .insertInto('contents')
-        .values({ ...values, request_id: randomUUID(), created_at: created, updated_at: created })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-    } catch (err) {
-      if (attempt < 5 && /unique|duplicate/i.test(String(err)) && /created_at/i.test(String(err))) continue;
-      throw err;
-    }
+    const row = await db
+      .insertInto('contents')
+      .values({ ...values, request_id: randomUUID(), created_at: created, updated_at: created })
+      .onConflict((oc) => oc.column('created_at').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (row != null) return row;
+    const newest = await db
+      .selectFrom('contents')
+      .select((eb) => eb.fn.max('created_at').as('max'))
+      .executeTakeFirst();
+    lastCreated = Math.max(lastCreated, Number(newest?.max ?? 0));
   }
+  throw new Error('no free created_at value after 100 attempts');
 }

@@ -35,6 +35,9 @@ export function openSqlite(file: string): { dialect: SqliteDialect; raw: Databas
   raw.exec('PRAGMA synchronous = NORMAL');
   raw.exec('PRAGMA foreign_keys = ON');
   raw.exec('PRAGMA busy_timeout = 5000');
+  // SQLite's lower() folds ASCII only; the Pinning API's iexact/ipartial need every letter folded
+  // the way JavaScript (and PostgreSQL with a UTF-8 locale) does.
+  raw.function('lower', { deterministic: true }, (v) => (typeof v === 'string' ? v.toLowerCase() : v));
   const database: SqliteDatabase = {
     close: () => raw.close(),
     prepare: (sql: string) => new NodeSqliteStatement(raw.prepare(sql))

@@ -97,7 +97,14 @@ export function parseMeta(value: unknown): Record<string, string> {
 /** Parses the query of `GET /pins` as the spec defines it. */
 export function parsePinFilter(q: Record<string, unknown>): PinFilter {
   const known = new Set(['cid', 'name', 'match', 'status', 'before', 'after', 'limit', 'meta']);
-  for (const key of Object.keys(q)) if (!known.has(key)) bad(`unknown query parameter "${key}"`);
+  // Besides the spec's `meta=<URL-encoded JSON>`, accept `meta[key]=value`, which the generated npm
+  // client (@ipfs-shipyard/pinning-service-client) sends.
+  const bracketMeta: Record<string, string> = {};
+  for (const key of Object.keys(q)) {
+    const m = /^meta\[(.+)\]$/.exec(key);
+    if (m != null && typeof q[key] === 'string') bracketMeta[m[1]!] = q[key];
+    else if (!known.has(key)) bad(`unknown query parameter "${key}"`);
+  }
   const str = (k: string): string | undefined => {
     const v = q[k];
     if (v == null) return undefined;
@@ -156,6 +163,7 @@ export function parsePinFilter(q: Record<string, unknown>): PinFilter {
     }
     filter.meta = parseMeta(parsed);
   }
+  if (Object.keys(bracketMeta).length > 0) filter.meta = { ...filter.meta, ...parseMeta(bracketMeta) };
   return filter;
 }
 

@@ -121,7 +121,7 @@ export async function waitFor<T>(
 }
 
 /** Random bytes of any length (`crypto.getRandomValues` fills at most 65536 bytes per call). */
-export function randomBytes(length: number): Uint8Array {
+export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(length);
   for (let offset = 0; offset < length; offset += 65_536) {
     crypto.getRandomValues(out.subarray(offset, Math.min(offset + 65_536, length)));

@@ -50,7 +50,7 @@ describe('bitswap from the service', () => {
   let service: TestService;
   let apiKey: string;
   let addrs: NetAddrs;
-  let file: Uint8Array;
+  let file: Uint8Array<ArrayBuffer>;
   let cid: CID;
   const nodes: TestNode[] = [];
 
