@@ -30,6 +30,10 @@ export interface FirthConfig {
   pinConcurrency: number;
   /** Public base URL of the gateway for `retrieval_url`; default http://localhost:<gateway port>. */
   gatewayUrl: string | undefined;
+  /** Host whose `{cid}.ipfs.<domain>` subdomains the gateway serves; path requests to it redirect there. @default 'localhost' */
+  gatewayDomain: string;
+  /** How long the gateway waits for blocks from peers before 504. @default 30 s */
+  gatewayTimeoutMs: number;
   /** Log level for pino. @default 'info' */
   logLevel: string;
   /** Directory of the built app (SvelteKit adapter-static output). @default './build' */
@@ -77,6 +81,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FirthConfig {
     pinTimeoutMs: int(env, 'FIRTH_PIN_TIMEOUT_MS', 10 * 60_000, 1000),
     pinConcurrency: int(env, 'FIRTH_PIN_CONCURRENCY', 4, 1),
     gatewayUrl: env.FIRTH_GATEWAY_URL || undefined,
+    gatewayDomain: (env.FIRTH_GATEWAY_DOMAIN || 'localhost').toLowerCase(),
+    gatewayTimeoutMs: int(env, 'FIRTH_GATEWAY_TIMEOUT', 30, 1) * 1000,
     logLevel: env.FIRTH_LOG_LEVEL || 'info',
     appDir: path.resolve(env.FIRTH_APP_DIR || './build')
   };

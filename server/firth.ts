@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FsBlockstore } from 'blockstore-fs';
 import { buildApiServer } from '../gateway/api/server.ts';
+import { createBlockSource } from '../gateway/public/blocks.ts';
+import { createGateway } from '../gateway/public/server.ts';
 import { createPeer, type FirthPeer } from '../relay/peer.ts';
 import { createAccounts, type Accounts } from './accounts/accounts.ts';
 import type { FirthConfig } from './config.ts';
@@ -18,6 +20,8 @@ export interface FirthNode {
   log: Logger;
   /** e.g. http://127.0.0.1:3000 (the real port when 0 was asked for). */
   apiUrl: string;
+  /** The public gateway, e.g. http://127.0.0.1:8080. */
+  gatewayUrl: string;
   database: FirthDatabase;
   blockstore: FsBlockstore;
   peer: FirthPeer;
@@ -91,10 +95,27 @@ export async function startFirth(
     },
     log
   );
+  const gateway = createGateway({
+    blocks: createBlockSource({ local: blockstore, networked: peer.blockstore }),
+    domain: config.gatewayDomain,
+    timeoutMs: config.gatewayTimeoutMs,
+    log: log.child({ module: 'gateway' })
+  });
+  await new Promise<void>((resolve, reject) => {
+    gateway.server.once('error', reject);
+    gateway.server.listen(config.gatewayPort, config.host, () => resolve());
+  });
+  const gatewayPort = (gateway.server.address() as { port: number }).port;
+  const gatewayUrl = urlOf(config.host, gatewayPort);
+  gatewayBase = config.gatewayUrl ?? urlOf(config.gatewayDomain, gatewayPort);
+  log.info(
+    { url: gatewayUrl },
+    `public gateway on ${gatewayUrl} (subdomains: http://{cid}.ipfs.${config.gatewayDomain}:${gatewayPort})`
+  );
+
   await api.listen({ host: config.host, port: config.port });
   const port = (api.server.address() as { port: number }).port;
   const apiUrl = urlOf(config.host, port);
-  gatewayBase = config.gatewayUrl ?? urlOf('localhost', config.gatewayPort);
   pinner.start();
   log.info({ url: apiUrl }, `Firth is up: app and API on ${apiUrl}`);
 
@@ -126,6 +147,7 @@ export async function startFirth(
     config,
     log,
     apiUrl,
+    gatewayUrl,
     database,
     blockstore,
     peer,
@@ -137,9 +159,19 @@ export async function startFirth(
         // Stop accepting and let in-flight requests (uploads included) finish, then the workers,
         // then the peer, and the database last.
         // Uploads get a grace period; then any connection still open is cut.
-        const grace = setTimeout(() => api.server.closeAllConnections(), 30_000);
-        await api.close();
+        const grace = setTimeout(() => {
+          api.server.closeAllConnections();
+          gateway.server.closeAllConnections();
+        }, 30_000);
+        await Promise.all([
+          api.close(),
+          new Promise<void>((resolve) => {
+            gateway.server.close(() => resolve());
+            gateway.server.closeIdleConnections();
+          })
+        ]);
         clearTimeout(grace);
+        gateway.server.closeAllConnections();
         await pinner.stop();
         await peer.stop();
         await database.close();

@@ -7,6 +7,8 @@ import { startFirth, type FirthNode } from '../../server/firth.ts';
 export interface TestService {
   /** e.g. http://127.0.0.1:PORT: the built app at / and the API at /api. */
   apiUrl: string;
+  /** The public gateway's own origin, e.g. http://127.0.0.1:PORT. */
+  gatewayUrl: string;
   adminInvite: string;
   dataDir: string;
   node: FirthNode;
@@ -33,6 +35,7 @@ export async function startTestService(
   const node = await startFirth(config);
   return {
     apiUrl: node.apiUrl,
+    gatewayUrl: node.gatewayUrl,
     adminInvite: node.firstAdminInvite ?? '',
     dataDir,
     node,
