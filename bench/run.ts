@@ -1,6 +1,7 @@
 // `npm run bench -- <name>`: runs one benchmark script from this folder and prints its table.
 const BENCHES: Record<string, string> = {
-  upload: './upload.ts'
+  upload: './upload.ts',
+  gateway: './gateway.ts'
 };
 
 const name = process.argv[2];

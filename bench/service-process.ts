@@ -9,6 +9,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 export interface ServiceProcess {
   child: ChildProcess;
   apiUrl: string;
+  gatewayUrl: string;
   adminInvite: string;
   dataDir: string;
   /** Peak resident set size of the service so far (VmHWM), in bytes. */
@@ -34,6 +35,7 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
     stdio: ['ignore', 'pipe', 'pipe']
   });
   let adminInvite = '';
+  let gatewayUrl = '';
   const apiUrl = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`service exited with ${code}`)));
     // The invite box goes to stderr, JSON logs to stdout; 'ready' says whether a box was shown.
@@ -57,6 +59,7 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
   return {
     child,
     apiUrl,
+    gatewayUrl,
     adminInvite,
     dataDir,
     async peakRss() {

@@ -138,7 +138,12 @@ export async function startFirth(
   }
 
   log.info(
-    { url: apiUrl, peerId: peer.libp2p.peerId.toString(), adminInviteShown: firstAdminInvite != null },
+    {
+      url: apiUrl,
+      gatewayUrl,
+      peerId: peer.libp2p.peerId.toString(),
+      adminInviteShown: firstAdminInvite != null
+    },
     'ready'
   );
 
