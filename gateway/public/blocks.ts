@@ -1,6 +1,7 @@
 import type { Blockstore } from 'interface-blockstore';
 import type { CID } from 'multiformats/cid';
 import { identity } from 'multiformats/hashes/identity';
+import { collectBytes } from '../../server/content/bytes.ts';
 
 /**
  * Where the gateway gets blocks: the service's own blockstore first, then the network (connected
@@ -25,31 +26,14 @@ export interface BlockSourceInit {
   networked: Pick<Blockstore, 'get'>;
 }
 
-export async function collect(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  for await (const c of chunks) {
-    parts.push(c);
-    length += c.byteLength;
-  }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
-}
-
 export function createBlockSource(init: BlockSourceInit): BlockSource {
   const get = async (cid: CID, options: { signal?: AbortSignal; offline?: boolean }): Promise<Uint8Array> => {
     // Identity CIDs carry their bytes inline.
     if (cid.multihash.code === identity.code) return cid.multihash.digest;
     if (options.offline === true || (await init.local.has(cid))) {
-      return collect(init.local.get(cid, { signal: options.signal }));
+      return collectBytes(init.local.get(cid, { signal: options.signal }));
     }
-    return collect(init.networked.get(cid, { signal: options.signal }));
+    return collectBytes(init.networked.get(cid, { signal: options.signal }));
   };
   return {
     get,

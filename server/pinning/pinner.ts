@@ -2,6 +2,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { Kysely } from 'kysely';
 import { CID } from 'multiformats/cid';
 import type { FirthPeer } from '../../relay/peer.ts';
+import { collectBytes } from '../content/bytes.ts';
 import { describeRoot, walkDag } from '../content/dag.ts';
 import type { Database, Job } from '../db/schema.ts';
 import type { JobQueue } from '../jobs/queue.ts';
@@ -143,7 +144,7 @@ export class Pinner {
       const total = await walkDag(
         root,
         async (cid, o) => {
-          const bytes = await collect(peer.blockstore.get(cid, { signal: o.signal }));
+          const bytes = await collectBytes(peer.blockstore.get(cid, { signal: o.signal }));
           if (cid.equals(root)) rootBytes = bytes;
           return bytes;
         },
@@ -198,21 +199,4 @@ export class Pinner {
       clearInterval(ticker);
     }
   }
-}
-
-async function collect(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  for await (const c of chunks) {
-    parts.push(c);
-    length += c.byteLength;
-  }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.byteLength;
-  }
-  return out;
 }
