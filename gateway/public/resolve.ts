@@ -1,6 +1,6 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import * as dagJson from '@ipld/dag-json';
-import { walkPath, NotFoundError as ExporterNotFound } from 'ipfs-unixfs-exporter';
+import { walkPath, BadPathError, NotFoundError as ExporterNotFound } from 'ipfs-unixfs-exporter';
 import type { CID } from 'multiformats/cid';
 import type { BlockSource } from './blocks.ts';
 import { GatewayError } from './types.ts';
@@ -56,7 +56,12 @@ export async function resolvePath(
     }
   } catch (err) {
     if (err instanceof GatewayError) throw err;
+    // blockstore-fs reports an aborted read as NotFound: a timeout is not a missing path.
+    options.signal?.throwIfAborted();
     const terminus = roots.at(-1)!;
+    if (err instanceof BadPathError) {
+      throw new GatewayError(404, `${terminus} has no field "${remainder.join('/')}": ${err.message}`);
+    }
     if ((terminus.code === dagCbor.code || terminus.code === dagJson.code) && remainder.length > 0) {
       throw new GatewayError(501, `cannot traverse /${remainder.join('/')} in ${terminus}: it is not a link`);
     }
@@ -70,6 +75,13 @@ export async function resolvePath(
     throw err;
   }
   const terminus = roots.at(-1)!;
+  // The walk stopped inside a DAG-CBOR/JSON document without reaching a link: the spec's 501.
+  if (remainder.length > 0) {
+    throw new GatewayError(
+      501,
+      `cannot serve /${remainder.join('/')} inside ${terminus}: only paths through links are supported`
+    );
+  }
   // The terminus block itself ends the path blocks even when the walk did not need to read it.
   if (!seen.has(terminus.toString())) pathBlocks.push(terminus);
   return { roots, pathBlocks, terminus };

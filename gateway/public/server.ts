@@ -5,7 +5,7 @@ import type { Logger } from '../../server/log.ts';
 import type { BlockSource } from './blocks.ts';
 import { handleDeserialized } from './deserialized.ts';
 import { CORS, IMMUTABLE, etagMatches } from './headers.ts';
-import { negotiate } from './negotiate.ts';
+import { negotiate, type Negotiated } from './negotiate.ts';
 import { handleCar, handleRaw } from './trustless.ts';
 import { GatewayError, type Body, type GatewayRequest, type GatewayResponse } from './types.ts';
 
@@ -38,7 +38,7 @@ export function createGateway(init: GatewayInit): Gateway {
     let sent = 0;
     let status = 500;
     try {
-      const response = await route(req, init, (cid) => (root = cid), started);
+      const response = await route(req, res, init, (cid) => (root = cid), started);
       status = response.status;
       sent = await send(req, res, response);
     } catch (err) {
@@ -142,6 +142,7 @@ function hostOf(req: IncomingMessage): { name: string; port: string } {
 
 async function route(
   req: IncomingMessage,
+  res: ServerResponse,
   init: GatewayInit,
   onRoot: (cid: CID) => void,
   started: number
@@ -225,16 +226,26 @@ async function route(
   const negotiated = negotiate(query, req.headers);
   const contentPath = `/ipfs/${target.rootText}${segments.length > 0 ? '/' + segments.join('/') : ''}`;
 
-  // Per request: the timeout for retrieval, and when the first block arrived (Server-Timing).
-  const timeout = AbortSignal.timeout(init.timeoutMs);
-  const closed = new AbortController();
-  req.socket.once('close', () => closed.abort(new Error('client went away')));
-  const signal = AbortSignal.any([timeout, closed.signal]);
+  // Per request: retrieval gives up when no block has arrived for `timeoutMs` (an idle timer, reset
+  // by every block and every body chunk, so long downloads are fine), or when the client goes away.
+  const retrieval = new AbortController();
+  const idle = setTimeout(
+    () => retrieval.abort(new DOMException(`no block within ${init.timeoutMs} ms`, 'TimeoutError')),
+    init.timeoutMs
+  );
+  idle.unref();
+  res.once('close', () => {
+    clearTimeout(idle);
+    retrieval.abort(new Error('response closed'));
+  });
+  const signal = retrieval.signal;
+  const timedOut = () => signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError';
   let firstBlockMs: number | undefined;
   const blocks: BlockSource = {
     async get(cid, o) {
       const bytes = await init.blocks.get(cid, o);
       firstBlockMs ??= performance.now() - started;
+      idle.refresh();
       return bytes;
     },
     has: (cid) => init.blocks.has(cid),
@@ -270,7 +281,7 @@ async function route(
     else if (negotiated.format === 'car') response = await handleCar(request, negotiated.car!);
     else response = await handleDeserialized(request, negotiated.format);
   } catch (err) {
-    if (timeout.aborted && !(err instanceof GatewayError)) {
+    if (timedOut() && !(err instanceof GatewayError)) {
       throw new GatewayError(
         504,
         `no block arrived within ${Math.round(init.timeoutMs / 1000)} s: try again later`,
@@ -285,9 +296,10 @@ async function route(
   const headers = response.headers;
   headers['x-ipfs-path'] ??= contentPath;
   if (response.status === 200 || response.status === 206) headers['cache-control'] ??= IMMUTABLE;
+  // The same URL answers differently by Accept: caches must key on it.
+  headers.vary ??= 'Accept';
   if (negotiated.fromAccept && response.status < 300) {
-    headers['content-location'] ??= withFormat(rawPath, query, negotiated.format);
-    headers.vary ??= 'Accept';
+    headers['content-location'] ??= withFormat(rawPath, query, negotiated);
   }
   if (firstBlockMs != null)
     headers['server-timing'] = `ttfb;desc="time to first block";dur=${firstBlockMs.toFixed(1)}`;
@@ -300,12 +312,18 @@ async function route(
       headers: pick(headers, ['etag', 'cache-control', 'x-ipfs-path', 'x-ipfs-roots', 'vary'])
     };
   }
-  return wrapBody(response, signal);
+  return wrapBody(response, signal, () => idle.refresh());
 }
 
-function withFormat(rawPath: string, query: URLSearchParams, format: string): string {
+/** The URL that names this response without Accept: `?format=` plus, for CARs, its parameters. */
+function withFormat(rawPath: string, query: URLSearchParams, negotiated: Negotiated): string {
   const q = new URLSearchParams(query);
-  q.set('format', format);
+  q.set('format', negotiated.format);
+  if (negotiated.car != null) {
+    q.set('car-version', String(negotiated.car.version));
+    q.set('car-order', negotiated.car.order);
+    q.set('car-dups', negotiated.car.dups ? 'y' : 'n');
+  }
   return `${rawPath}?${q.toString()}`;
 }
 
@@ -313,8 +331,8 @@ function pick(h: Record<string, string>, keys: string[]): Record<string, string>
   return Object.fromEntries(keys.filter((k) => h[k] != null).map((k) => [k, h[k]!]));
 }
 
-/** Streams stop when the client goes away or the retrieval times out. */
-function wrapBody(r: GatewayResponse, signal: AbortSignal): GatewayResponse {
+/** Streams stop when the client goes away or no data comes for the timeout; each chunk resets it. */
+function wrapBody(r: GatewayResponse, signal: AbortSignal, onChunk: () => void): GatewayResponse {
   const body = r.body;
   if (body == null || body instanceof Uint8Array) return r;
   return {
@@ -322,6 +340,7 @@ function wrapBody(r: GatewayResponse, signal: AbortSignal): GatewayResponse {
     body: (async function* (): AsyncGenerator<Uint8Array> {
       for await (const chunk of body as AsyncIterable<Uint8Array>) {
         signal.throwIfAborted();
+        onChunk();
         yield chunk;
       }
     })() as Body
