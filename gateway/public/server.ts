@@ -8,6 +8,7 @@ import { CORS, IMMUTABLE, etagMatches } from './headers.ts';
 import { negotiate, type Negotiated } from './negotiate.ts';
 import { handleCar, handleRaw } from './trustless.ts';
 import { GatewayError, type Body, type GatewayRequest, type GatewayResponse } from './types.ts';
+import { escapePath } from './url.ts';
 
 export interface GatewayInit {
   blocks: BlockSource;
@@ -129,7 +130,7 @@ function parseCid(text: string): CID {
       // Subdomain labels and other multibase strings (base36 and friends) need their prefix.
       return CID.parse(text.toLowerCase(), base32);
     } catch {
-      throw new GatewayError(400, `"${text.slice(0, 100)}" is not a valid CID`);
+      throw new GatewayError(400, `invalid path "/ipfs/${text.slice(0, 100)}": not a valid CID`);
     }
   }
 }
@@ -167,6 +168,9 @@ async function route(
     ? host.name.slice(0, -`.ipfs.${domain}`.length)
     : undefined;
   if (sub != null && sub !== '' && !sub.includes('.')) {
+    if (sub.length > 63) {
+      throw new GatewayError(400, `CID incompatible with DNS label length limit of 63: ${sub}`);
+    }
     const root = parseCid(sub);
     target = { root, rootText: sub, rest: rawPath === '/' ? '' : rawPath, subdomain: true };
   } else if (host.name.endsWith(`.ipns.${domain}`)) {
@@ -224,7 +228,10 @@ async function route(
   }
 
   const negotiated = negotiate(query, req.headers);
-  const contentPath = `/ipfs/${target.rootText}${segments.length > 0 ? '/' + segments.join('/') : ''}`;
+  // On a subdomain the origin is the root, so its `/` is the root directory's trailing slash.
+  const trailingSlash = target.subdomain ? rawPath.endsWith('/') : target.rest.endsWith('/');
+  // Percent-encoded (header values cannot carry decoded UTF-8), trailing slash kept.
+  const contentPath = `/ipfs/${target.rootText}${escapePath(segments)}${trailingSlash ? '/' : ''}`;
 
   // Per request: retrieval gives up when no block has arrived for `timeoutMs` (an idle timer, reset
   // by every block and every body chunk, so long downloads are fine), or when the client goes away.
@@ -266,7 +273,7 @@ async function route(
     root: target.root,
     segments,
     contentPath,
-    trailingSlash: target.rest.endsWith('/'),
+    trailingSlash,
     rawPath,
     query,
     headers: req.headers,

@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { base32 } from 'multiformats/bases/base32';
 import type { CID } from 'multiformats/cid';
 import { carBlocks, EntityBytesOutsideError, terminusPlan, type Plan } from './car/traverse.ts';
 import { encodeCar } from './car/writer.ts';
+import { rangedResponse, requestedRanges } from './range.ts';
 import { contentDisposition } from './headers.ts';
 import type { CarParams } from './negotiate.ts';
 import { resolvePath } from './resolve.ts';
@@ -21,9 +22,6 @@ import { GatewayError, type GatewayRequest, type GatewayResponse } from './types
 const OFFLINE = { offline: true } as const;
 
 const RAW = 'application/vnd.ipld.raw';
-
-/** More ranges than this in one request are ignored (a full 200), as RFC 9110 §14.2 allows. */
-const MAX_RANGES = 16;
 
 interface Located {
   roots: CID[];
@@ -70,35 +68,17 @@ export async function handleRaw(req: GatewayRequest): Promise<GatewayResponse> {
     'x-ipfs-roots': roots.join(','),
     'accept-ranges': 'bytes'
   };
-  const ifRange = req.headers['if-range'];
-  // A stale If-Range (another validator) asks for the whole representation instead.
-  const ranges = ifRange == null || ifRange === etag ? parseRange(req.headers.range, size) : undefined;
-  if (ranges === 'unsatisfiable') {
-    throw new GatewayError(416, `the requested range is not inside the block (${size} bytes)`, {
-      'content-range': `bytes */${size}`
-    });
-  }
-  if (ranges == null) {
-    return { status: 200, headers: { ...headers, 'content-length': String(size) }, body: bytes };
-  }
-  if (ranges.length === 1) {
-    const [from, to] = ranges[0]!;
-    return {
-      status: 206,
-      headers: {
-        ...headers,
-        'content-range': `bytes ${from}-${to}/${size}`,
-        'content-length': String(to - from + 1)
-      },
-      body: bytes.subarray(from, to + 1)
-    };
-  }
-  const { contentType, body } = multipart(bytes, ranges, RAW);
-  return {
-    status: 206,
-    headers: { ...headers, 'content-type': contentType, 'content-length': String(body.byteLength) },
-    body
-  };
+  const ranged = rangedResponse({
+    method: req.method,
+    request: requestedRanges(req.method, req.headers, etag, size),
+    size,
+    contentType: RAW,
+    // Blocks are small and already in memory: a range is a view of them.
+    read: async function* (start, end) {
+      yield bytes.subarray(start, end);
+    }
+  });
+  return { status: ranged.status, headers: { ...headers, ...ranged.headers }, body: ranged.body };
 }
 
 /**
@@ -157,56 +137,4 @@ function carEtag(req: GatewayRequest, params: CarParams): string {
   ]);
   const digest = createHash('sha256').update(key).digest();
   return `W/"${req.root}.car.${base32.baseEncode(digest.subarray(0, 10))}"`;
-}
-
-/**
- * RFC 9110 §14.1.2 byte ranges against a size: `undefined` to ignore the header (absent, another
- * unit, bad syntax, too many ranges), `'unsatisfiable'` for a 416, else inclusive `[from, to]`s.
- */
-export function parseRange(
-  header: string | undefined,
-  size: number
-): Array<[number, number]> | 'unsatisfiable' | undefined {
-  if (header == null) return undefined;
-  const m = /^\s*bytes\s*=(.*)$/i.exec(header);
-  if (m == null) return undefined;
-  const specs = m[1]!.split(',').map((s) => s.trim());
-  if (specs.length > MAX_RANGES) return undefined;
-  const out: Array<[number, number]> = [];
-  for (const spec of specs) {
-    const r = /^(\d*)-(\d*)$/.exec(spec);
-    if (r == null || (r[1] === '' && r[2] === '')) return undefined;
-    if (r[1] === '') {
-      const suffix = Number(r[2]);
-      if (suffix > 0 && size > 0) out.push([Math.max(0, size - suffix), size - 1]);
-      continue;
-    }
-    const from = Number(r[1]);
-    const to = r[2] === '' ? Infinity : Number(r[2]);
-    if (to < from) return undefined;
-    if (from < size) out.push([from, Math.min(to, size - 1)]);
-  }
-  return out.length === 0 ? 'unsatisfiable' : out;
-}
-
-/** A `multipart/byteranges` body (RFC 9110 §14.6) for blocks, which are small enough to build whole. */
-function multipart(
-  bytes: Uint8Array,
-  ranges: Array<[number, number]>,
-  partType: string
-): { contentType: string; body: Uint8Array } {
-  const boundary = randomBytes(12).toString('hex');
-  const enc = new TextEncoder();
-  const chunks: Uint8Array[] = [];
-  for (const [from, to] of ranges) {
-    chunks.push(
-      enc.encode(
-        `--${boundary}\r\nContent-Type: ${partType}\r\nContent-Range: bytes ${from}-${to}/${bytes.byteLength}\r\n\r\n`
-      ),
-      bytes.subarray(from, to + 1),
-      enc.encode('\r\n')
-    );
-  }
-  chunks.push(enc.encode(`--${boundary}--\r\n`));
-  return { contentType: `multipart/byteranges; boundary=${boundary}`, body: Buffer.concat(chunks) };
 }

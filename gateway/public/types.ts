@@ -8,9 +8,9 @@ export interface GatewayRequest {
   root: CID;
   /** Decoded path segments after the root CID (no empty segments). */
   segments: string[];
-  /** The content path as requested (decoded), e.g. `/ipfs/<cid>/a/b.txt`: `X-Ipfs-Path`. */
+  /** The content path as requested, percent-encoded, trailing slash kept: `X-Ipfs-Path`. */
   contentPath: string;
-  /** Whether the URL path ended with `/` (directories without it get a 301). */
+  /** Whether the URL path ended with `/` (directories without it get a 301); a subdomain's `/` counts. */
   trailingSlash: boolean;
   /** The URL path as sent (still percent-encoded), for redirects. */
   rawPath: string;

@@ -10,7 +10,6 @@ import { identity } from 'multiformats/hashes/identity';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { overlappingChildren, resolveRange } from '../../gateway/public/car/entity-bytes.ts';
-import { parseRange } from '../../gateway/public/trustless.ts';
 import { deterministicBytes } from '../helpers/bytes.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 import {
@@ -835,23 +834,5 @@ describe('trustless helpers', () => {
       { index: 0, range: { from: 0, to: 2 }, whole: false }
     ]);
     expect(overlappingChildren(0, [4, 0, 4], { from: 0, to: 7 }).map((c) => c.index)).toEqual([0, 2]);
-  });
-
-  it('parses byte ranges as RFC 9110 does', () => {
-    expect(parseRange(undefined, 10)).toBeUndefined();
-    expect(parseRange('bytes=0-3', 10)).toEqual([[0, 3]]);
-    expect(parseRange('bytes=-3', 10)).toEqual([[7, 9]]);
-    expect(parseRange('bytes=-30', 10)).toEqual([[0, 9]]);
-    expect(parseRange('bytes=8-', 10)).toEqual([[8, 9]]);
-    expect(parseRange('bytes=1-2, 4-5', 10)).toEqual([
-      [1, 2],
-      [4, 5]
-    ]);
-    expect(parseRange('bytes=10-', 10)).toBe('unsatisfiable');
-    expect(parseRange('bytes=-0', 10)).toBe('unsatisfiable');
-    expect(parseRange('bytes=0-0', 0)).toBe('unsatisfiable');
-    expect(parseRange('bytes=5-2', 10)).toBeUndefined();
-    expect(parseRange('bytes=x', 10)).toBeUndefined();
-    expect(parseRange('pages=1-2', 10)).toBeUndefined();
   });
 });
