@@ -50,9 +50,16 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
     });
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       if (!line.startsWith('{')) return;
-      const entry = JSON.parse(line) as { msg?: string; url?: string; adminInviteShown?: boolean };
-      if (entry.msg === 'ready')
+      const entry = JSON.parse(line) as {
+        msg?: string;
+        url?: string;
+        gatewayUrl?: string;
+        adminInviteShown?: boolean;
+      };
+      if (entry.msg === 'ready') {
         ready = { url: entry.url!, adminInviteShown: entry.adminInviteShown === true };
+        gatewayUrl = entry.gatewayUrl ?? '';
+      }
       settle();
     });
   });

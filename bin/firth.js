@@ -5,6 +5,13 @@
 // semi-space), which on this service mostly holds short-lived upload buffers; 2 MiB measured
 // faster uploads and ~100 MB less peak RSS (bench/upload.ts). It has to be a command-line flag:
 // set from inside the process it no longer takes effect.
-import { main } from '../server/cli/main.ts';
-
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(
+    `firth needs Node 24 (this is ${process.version}). Run it through npm, which uses the project's ` +
+      'own Node: npm start, npm run serve, or npx firth …\n'
+  );
+  process.exit(1);
+}
+const { main } = await import('../server/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

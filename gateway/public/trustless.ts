@@ -44,6 +44,15 @@ async function loadBlock(req: GatewayRequest, cid: CID): Promise<Uint8Array> {
 
 /** Resolves the path locally and reads the terminus block: every trustless answer needs both. */
 async function locate(req: GatewayRequest): Promise<Located> {
+  // The common trustless request, a bare CID, is one block read: no walk, no existence check.
+  if (req.segments.length === 0) {
+    return {
+      roots: [req.root],
+      pathBlocks: [req.root],
+      terminus: req.root,
+      bytes: await loadBlock(req, req.root)
+    };
+  }
   if (!(await req.blocks.has(req.root))) {
     throw new GatewayError(404, `${req.root} is not held by this gateway`);
   }

@@ -1,6 +1,10 @@
+import fs from 'node:fs/promises';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import * as dagPb from '@ipld/dag-pb';
 import { MemoryBlockstore } from 'blockstore-core';
+import type { FsBlockstore } from 'blockstore-fs';
 import { UnixFS } from 'ipfs-unixfs';
 import { importer } from 'ipfs-unixfs-importer';
 import { fixedSize } from 'ipfs-unixfs-importer/chunker';
@@ -8,6 +12,7 @@ import { CID } from 'multiformats/cid';
 import { base36 } from 'multiformats/bases/base36';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBlockSource, type BlockSource } from '../../gateway/public/blocks.ts';
+import { openBlockstore } from '../../server/content/staging.ts';
 import { isJson, sniffContentType } from '../../gateway/public/unixfs/content-type.ts';
 import { readFile } from '../../gateway/public/unixfs/file.ts';
 import { parseRange } from '../../gateway/public/range.ts';
@@ -1052,8 +1057,15 @@ describe('public gateway: deserialized responses', () => {
 });
 
 describe('gateway file reading, range parsing and sniffing (units)', () => {
-  /** A block source over a memory blockstore that records every block asked for. */
-  function counting(mem: MemoryBlockstore): { source: BlockSource; asked: string[] } {
+  /** A blockstore in a temporary directory, as the service keeps blocks. */
+  async function tempBlockstore(): Promise<FsBlockstore> {
+    const store = openBlockstore(await fs.mkdtemp(path.join(os.tmpdir(), 'firth-gw-unit-')));
+    await store.open();
+    return store;
+  }
+
+  /** A block source over a blockstore that records every block asked for. */
+  function counting(mem: FsBlockstore): { source: BlockSource; asked: string[] } {
     const asked: string[] = [];
     const base = createBlockSource({ local: mem, networked: mem });
     return {
@@ -1069,7 +1081,7 @@ describe('gateway file reading, range parsing and sniffing (units)', () => {
   }
 
   async function importFile(bytes: Uint8Array, chunkSize: number) {
-    const mem = new MemoryBlockstore();
+    const mem = await tempBlockstore();
     let cid: CID | undefined;
     for await (const e of importer([{ content: bytes }], mem, {
       cidVersion: 1,
@@ -1120,7 +1132,7 @@ describe('gateway file reading, range parsing and sniffing (units)', () => {
 
   it('fails a file whose blocks hold fewer bytes than its metadata says', async () => {
     const leaf = new Uint8Array([1, 2, 3]);
-    const mem = new MemoryBlockstore();
+    const mem = await tempBlockstore();
     const { sha256 } = await import('multiformats/hashes/sha2');
     const leafCid = CID.createV1(0x55, await sha256.digest(leaf));
     await mem.put(leafCid, leaf);
