@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { FsBlockstore } from 'blockstore-fs';
 import { buildApiServer } from '../gateway/api/server.ts';
 import { createBlockSource } from '../gateway/public/blocks.ts';
+import { createGatewayMeter, type GatewayMeter } from '../gateway/public/meter.ts';
 import { createGateway } from '../gateway/public/server.ts';
 import { createPeer, type FirthPeer } from '../relay/peer.ts';
 import { createAccounts, type Accounts } from './accounts/accounts.ts';
@@ -22,6 +23,8 @@ export interface FirthNode {
   apiUrl: string;
   /** The public gateway, e.g. http://127.0.0.1:8080. */
   gatewayUrl: string;
+  /** Bytes the gateway served, per root CID. */
+  gatewayMeter: GatewayMeter;
   database: FirthDatabase;
   blockstore: FsBlockstore;
   peer: FirthPeer;
@@ -95,7 +98,9 @@ export async function startFirth(
     },
     log
   );
+  const gatewayMeter = createGatewayMeter();
   const gateway = createGateway({
+    onServed: (root, bytes) => gatewayMeter.record(root, bytes),
     blocks: createBlockSource({ local: blockstore, networked: peer.blockstore }),
     domain: config.gatewayDomain,
     timeoutMs: config.gatewayTimeoutMs,
@@ -153,6 +158,7 @@ export async function startFirth(
     log,
     apiUrl,
     gatewayUrl,
+    gatewayMeter,
     database,
     blockstore,
     peer,

@@ -1,0 +1,26 @@
+import type { CID } from 'multiformats/cid';
+
+/**
+ * The one place the gateway reports what it served: body bytes and responses per root CID. The
+ * bandwidth-tracking issue persists these per content and user; until then they are kept in memory.
+ */
+export interface GatewayMeter {
+  record(root: CID, bytes: number): void;
+  /** Totals for one root, or undefined when it was never served. */
+  served(root: CID): { bytes: number; responses: number } | undefined;
+}
+
+export function createGatewayMeter(): GatewayMeter {
+  const byRoot = new Map<string, { bytes: number; responses: number }>();
+  return {
+    record(root, bytes) {
+      // Count by the CIDv1 form so that v0 and v1 requests for one DAG add up.
+      const key = root.toV1().toString();
+      const entry = byRoot.get(key) ?? { bytes: 0, responses: 0 };
+      entry.bytes += bytes;
+      entry.responses += 1;
+      byRoot.set(key, entry);
+    },
+    served: (root) => byRoot.get(root.toV1().toString())
+  };
+}
