@@ -130,6 +130,14 @@ export async function main(args: string[]): Promise<void> {
 
     const b1 = await hammer(gatewayUrl, small, seconds);
     const b2 = await hammer(baseline.url, small, seconds);
+    // The same with Firth's small-block cache off: every request reads its block's file.
+    const uncached = await startServiceProcess({ FIRTH_DATA_DIR: dataDir, FIRTH_GATEWAY_CACHE_MB: '0' });
+    let b3: Awaited<ReturnType<typeof hammer>>;
+    try {
+      b3 = await hammer(uncached.gatewayUrl, small, seconds);
+    } finally {
+      await uncached.stop({ keepData: true });
+    }
     rows.push({
       what: '(b) 1 KiB ?format=raw, req/s (64 conns)',
       firth: b1.rps,
@@ -137,8 +145,14 @@ export async function main(args: string[]): Promise<void> {
       ratio: `${(b1.rps / b2.rps).toFixed(2)}×`
     });
     rows.push({
+      what: '(b) same, Firth block cache off',
+      firth: b3.rps,
+      'verified-fetch': b2.rps,
+      ratio: `${(b3.rps / b2.rps).toFixed(2)}×`
+    });
+    rows.push({
       what: '(c) latency p50 / p99, ms',
-      firth: `${b1.p50} / ${b1.p99}`,
+      firth: `${b1.p50} / ${b1.p99} (cache off: ${b3.p50} / ${b3.p99})`,
       'verified-fetch': `${b2.p50} / ${b2.p99}`,
       ratio: ''
     });

@@ -14,12 +14,13 @@ export interface ServiceProcess {
   dataDir: string;
   /** Peak resident set size of the service so far (VmHWM), in bytes. */
   peakRss(): Promise<number>;
-  stop(): Promise<void>;
+  /** Stops the service; removes its data dir unless `keepData`. */
+  stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
 /** Starts `firth serve` as its own process on free ports, so its memory can be measured apart. */
 export async function startServiceProcess(env: Record<string, string> = {}): Promise<ServiceProcess> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-bench-'));
+  const dataDir = env.FIRTH_DATA_DIR ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'firth-bench-')));
   // Run the bin itself so its shebang's Node flags apply, as with `npx firth serve`.
   const child = spawn(path.join(ROOT, 'bin/firth.js'), ['serve'], {
     cwd: ROOT,
@@ -73,11 +74,11 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
       const status = await fs.readFile(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
     },
-    async stop() {
+    async stop(opts = {}) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;
-      await fs.rm(dataDir, { recursive: true, force: true });
+      if (opts.keepData !== true) await fs.rm(dataDir, { recursive: true, force: true });
     }
   };
 }

@@ -34,6 +34,8 @@ export interface FirthConfig {
   gatewayDomain: string;
   /** How long the gateway waits for blocks from peers before 504. @default 30 s */
   gatewayTimeoutMs: number;
+  /** Memory for the gateway's cache of small blocks. @default 64 MiB */
+  gatewayCacheBytes: number;
   /** Log level for pino. @default 'info' */
   logLevel: string;
   /** Directory of the built app (SvelteKit adapter-static output). @default './build' */
@@ -83,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FirthConfig {
     gatewayUrl: env.FIRTH_GATEWAY_URL || undefined,
     gatewayDomain: (env.FIRTH_GATEWAY_DOMAIN || 'localhost').toLowerCase(),
     gatewayTimeoutMs: int(env, 'FIRTH_GATEWAY_TIMEOUT', 30, 1) * 1000,
+    gatewayCacheBytes: int(env, 'FIRTH_GATEWAY_CACHE_MB', 64) * 1024 * 1024,
     logLevel: env.FIRTH_LOG_LEVEL || 'info',
     appDir: path.resolve(env.FIRTH_APP_DIR || './build')
   };

@@ -101,7 +101,11 @@ export async function startFirth(
   const gatewayMeter = createGatewayMeter();
   const gateway = createGateway({
     onServed: (root, bytes) => gatewayMeter.record(root, bytes),
-    blocks: createBlockSource({ local: blockstore, networked: peer.blockstore }),
+    blocks: createBlockSource({
+      local: blockstore,
+      networked: peer.blockstore,
+      cacheBytes: config.gatewayCacheBytes
+    }),
     domain: config.gatewayDomain,
     timeoutMs: config.gatewayTimeoutMs,
     log: log.child({ module: 'gateway' })

@@ -28,6 +28,46 @@ export interface BlockSourceInit {
   local: FsBlockstore;
   /** Local, then the network (Helia's blockstore). */
   networked: Pick<Blockstore, 'get'>;
+  /** Bytes of small blocks kept in memory for repeated reads. @default 64 MiB */
+  cacheBytes?: number;
+}
+
+/** Blocks up to this size are cached: roots, directory nodes and the small blocks trustless
+ * clients fetch one request at a time. File leaves (1 MiB) stream from disk. */
+const CACHEABLE = 64 * 1024;
+
+/**
+ * A least-recently-used cache of small blocks bounded by bytes (a Map keeps insertion order; a hit
+ * moves the entry to the end). Blocks are immutable, so entries never go stale.
+ */
+class BlockCache {
+  readonly #max: number;
+  readonly #blocks = new Map<string, Uint8Array>();
+  #bytes = 0;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  get(key: string): Uint8Array | undefined {
+    const bytes = this.#blocks.get(key);
+    if (bytes != null) {
+      this.#blocks.delete(key);
+      this.#blocks.set(key, bytes);
+    }
+    return bytes;
+  }
+
+  set(key: string, bytes: Uint8Array): void {
+    if (bytes.byteLength > CACHEABLE || this.#max === 0 || this.#blocks.has(key)) return;
+    this.#blocks.set(key, bytes);
+    this.#bytes += bytes.byteLength;
+    for (const [k, v] of this.#blocks) {
+      if (this.#bytes <= this.#max) break;
+      this.#blocks.delete(k);
+      this.#bytes -= v.byteLength;
+    }
+  }
 }
 
 class BlockNotFoundError extends Error {
@@ -36,6 +76,7 @@ class BlockNotFoundError extends Error {
 
 export function createBlockSource(init: BlockSourceInit): BlockSource {
   const root = init.local.path;
+  const cache = new BlockCache(init.cacheBytes ?? 64 * 1024 * 1024);
   const fileOf = (cid: CID): string => {
     const { dir, file } = SHARDING.encode(cid);
     return path.join(root, dir, file);
@@ -43,9 +84,9 @@ export function createBlockSource(init: BlockSourceInit): BlockSource {
   // One readFile per block, with the callback API: blockstore-fs's get opens a read stream and
   // fs/promises wraps each step in a FileHandle, both several times slower for the small blocks
   // trustless clients ask for (bench/gateway.ts).
-  const readLocal = (cid: CID, signal?: AbortSignal): Promise<Uint8Array | undefined> =>
+  const readLocal = (cid: CID): Promise<Uint8Array | undefined> =>
     new Promise((resolve, reject) => {
-      readFile(fileOf(cid), { signal }, (err, bytes) => {
+      readFile(fileOf(cid), (err, bytes) => {
         if (err == null) resolve(bytes);
         else if (err.code === 'ENOENT') resolve(undefined);
         else reject(err);
@@ -54,10 +95,17 @@ export function createBlockSource(init: BlockSourceInit): BlockSource {
   const get = async (cid: CID, options: { signal?: AbortSignal; offline?: boolean }): Promise<Uint8Array> => {
     // Identity CIDs carry their bytes inline.
     if (cid.multihash.code === identity.code) return cid.multihash.digest;
-    const local = await readLocal(cid, options.signal);
-    if (local != null) return local;
-    if (options.offline === true) throw new BlockNotFoundError(`block ${cid} is not held locally`);
-    return collectBytes(init.networked.get(cid, { signal: options.signal }));
+    // Keyed by multihash: v0 and v1 CIDs (and other codecs) of the same bytes share an entry.
+    const key = SHARDING.encode(cid).file;
+    const cached = cache.get(key);
+    if (cached != null) return cached;
+    let bytes = await readLocal(cid);
+    if (bytes == null) {
+      if (options.offline === true) throw new BlockNotFoundError(`block ${cid} is not held locally`);
+      bytes = await collectBytes(init.networked.get(cid, { signal: options.signal }));
+    }
+    cache.set(key, bytes);
+    return bytes;
   };
   return {
     get,
