@@ -1,14 +1,47 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { promisify } from 'node:util';
 import { startServiceProcess, table } from './service-process.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const RUNS = 3;
+
+/** Median seconds of RUNS curl uploads of `file` to bench/hash-only-server.ts. */
+async function hashOnlyUpload(file: string): Promise<number> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'hash-only-server.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit']
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`hash-only server exited with ${code}`)));
+      readline
+        .createInterface({ input: child.stdout! })
+        .once('line', (l) => resolve((JSON.parse(l) as { url: string }).url));
+    });
+    const runs: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const start = performance.now();
+      await run('curl', [
+        '-sS',
+        '--fail',
+        '-o',
+        '/dev/null',
+        '-F',
+        `data=@${file}`,
+        `${url}/api/content/add`
+      ]);
+      runs.push((performance.now() - start) / 1000);
+    }
+    return median(runs);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
 
 function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -45,6 +78,9 @@ export async function main(args: string[]): Promise<void> {
       await run('sync', []);
     }
     const cpSeconds = median(cpRuns);
+
+    // Context: a server that only parses the multipart body and hashes it, storing nothing.
+    const floor = await hashOnlyUpload(file);
 
     const svc = await startServiceProcess();
     try {
@@ -87,6 +123,12 @@ export async function main(args: string[]): Promise<void> {
               what: 'cp (same file, same disk, + sync)',
               seconds: cpSeconds,
               'MB/s': mbps(bytes, cpSeconds),
+              'peak RSS MB': '—'
+            },
+            {
+              what: 'context: multipart parse + SHA-256 only, nothing stored',
+              seconds: floor,
+              'MB/s': mbps(bytes, floor),
               'peak RSS MB': '—'
             },
             {
