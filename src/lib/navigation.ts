@@ -1,7 +1,7 @@
 import type { RouteId } from '$app/types';
 
 /** Routes that show nothing useful without a session; visiting one signed out leads to `/login`. */
-const SESSION_ROUTES = ['/keys', '/admin'] as const satisfies readonly RouteId[];
+const SESSION_ROUTES = ['/keys', '/admin', '/upload'] as const satisfies readonly RouteId[];
 
 export type SessionRoute = (typeof SESSION_ROUTES)[number];
 

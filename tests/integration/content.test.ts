@@ -109,6 +109,8 @@ describe.each(DATABASES)('content API on %s', (kind) => {
     expect(viaAdd.status).toBe(200);
     const added = await viaAdd.json();
     expect(added.cid).toBe(expected.toString());
+    const { gatewayUrl } = await (await fetch(`${svc.apiUrl}/api/public/info`)).json();
+    expect(added.retrieval_url).toBe(`${gatewayUrl}/ipfs/${expected}`);
     expect(added).toMatchObject({
       estuaryId: expect.any(Number),
       retrieval_url: expect.stringContaining(`/ipfs/${expected}`),

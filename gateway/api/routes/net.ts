@@ -10,6 +10,9 @@ export async function netRoutes(app: FastifyInstance, ctx: ApiContext): Promise<
     addresses: ctx.addresses()
   }));
 
+  // Where the public gateway lives (its own origin), so the app can link `<gateway>/ipfs/<cid>`.
+  app.get('/public/info', async () => ({ gatewayUrl: ctx.gatewayUrl() }));
+
   app.get('/public/net/peers', async () =>
     ctx.peer.libp2p.getConnections().map((c) => ({
       id: c.remotePeer.toString(),

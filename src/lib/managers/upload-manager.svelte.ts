@@ -1,0 +1,378 @@
+import { errorMessage, isApiError } from '$lib/api';
+import type { BrowserPeer, LinkStatus } from '$lib/peer/node';
+import { createImporter, type ImportEntry, type Importer } from '$lib/peer/importer';
+import { createPinningClient, type PinningClient, type PinStatus } from '$lib/peer/pinning';
+import { UploadStore, type UploadRecord, type UploadState } from '$lib/peer/upload-store';
+import { PIN_POLL_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS } from '$lib/peer/constants';
+import { session } from '$lib/session.svelte';
+import { randomUuid } from '$lib/utils/uuid';
+
+/** What the user picked or dropped, as one upload: a single file, or a folder with its files' relative paths. */
+export interface UploadSelection {
+  name: string;
+  kind: 'file' | 'folder';
+  entries: ImportEntry[];
+}
+
+const FINAL: readonly UploadState[] = ['pinned', 'failed'];
+
+/** One upload in the queue: its record (kept in IndexedDB) and, while it is hashed, live progress. */
+export class UploadItem {
+  #record = $state.raw<UploadRecord>() as UploadRecord;
+  #hashed = $state(0);
+  #rate = $state(0);
+  #startedAt = 0;
+  /** Whether a sync loop follows this upload (not shown, so not reactive). */
+  syncing = false;
+  /** The files, while this page holds them (a reloaded page no longer does). */
+  entries: ImportEntry[] | undefined;
+
+  constructor(record: UploadRecord, entries?: ImportEntry[]) {
+    this.#record = record;
+    this.entries = entries;
+    if (record.state !== 'waiting' && record.state !== 'hashing') this.#hashed = record.size;
+  }
+
+  get record(): UploadRecord {
+    return this.#record;
+  }
+
+  get id(): string {
+    return this.#record.id;
+  }
+
+  get state(): UploadState {
+    return this.#record.state;
+  }
+
+  get cid(): string | undefined {
+    return this.#record.cid;
+  }
+
+  /** Bytes hashed and stored locally. */
+  get hashed(): number {
+    return this.#hashed;
+  }
+
+  /** Hashing speed in bytes per second, while hashing. */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  /** Seconds of hashing left, when it can be told. */
+  get secondsLeft(): number | null {
+    if (this.#record.state !== 'hashing' || this.#rate <= 0) return null;
+    return Math.max(0, (this.#record.size - this.#hashed) / this.#rate);
+  }
+
+  /** Bytes of the DAG the service holds, out of `record.dagSize`. */
+  get fetched(): number {
+    return this.#record.fetched ?? 0;
+  }
+
+  get final(): boolean {
+    return FINAL.includes(this.#record.state);
+  }
+
+  update(patch: Partial<UploadRecord>): UploadRecord {
+    this.#record = { ...this.#record, ...patch };
+    return this.#record;
+  }
+
+  progress(bytes: number): void {
+    const now = performance.now();
+    if (this.#startedAt === 0) this.#startedAt = now;
+    this.#hashed = bytes;
+    const seconds = (now - this.#startedAt) / 1000;
+    if (seconds > 0.2) this.#rate = bytes / seconds;
+  }
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+/** Statuses of the service worth retrying: unreachable, overloaded, or its own failure. */
+function transient(err: unknown): boolean {
+  if (!isApiError(err)) return true;
+  return err.status === 0 || err.status === 408 || err.status === 429 || err.status >= 500;
+}
+
+export interface UploadManagerInit {
+  getToken(): string | null;
+  onUnauthorized(): void;
+}
+
+/**
+ * The upload queue of the signed-in account: imports files in the import worker (one upload at a time: the
+ * IndexedDB writes are the bottleneck), then asks the service to pin each root with this browser peer as
+ * origin and follows the pin to `pinned`. Records live in IndexedDB, so a reload resumes syncing.
+ */
+export class UploadManager {
+  #items = $state.raw<UploadItem[]>([]);
+  #linkStatus = $state<LinkStatus | 'idle'>('idle');
+  #peerId = $state<string | null>(null);
+  #peerError = $state<string | null>(null);
+  #refused = $state<string | null>(null);
+  #owner: number | null = null;
+  #session: AbortController | null = null;
+  #peer: Promise<BrowserPeer> | undefined;
+  #importer: Importer | undefined;
+  #imports: Promise<void> = Promise.resolve();
+  readonly #store = new UploadStore();
+  readonly #pinning: PinningClient;
+
+  constructor(init: UploadManagerInit) {
+    this.#pinning = createPinningClient({ getToken: init.getToken, onUnauthorized: init.onUnauthorized });
+  }
+
+  get items(): UploadItem[] {
+    return this.#items;
+  }
+
+  /** How the browser peer's direct link to the service stands. */
+  get linkStatus(): LinkStatus | 'idle' {
+    return this.#linkStatus;
+  }
+
+  get peerId(): string | null {
+    return this.#peerId;
+  }
+
+  /** Why the browser peer could not start. */
+  get peerError(): string | null {
+    return this.#peerError;
+  }
+
+  /** Loads the account's queue and resumes whatever was not finished. Called when a session starts. */
+  async start(owner: number): Promise<void> {
+    if (this.#owner === owner) return;
+    this.stop();
+    this.#owner = owner;
+    const session = new AbortController();
+    this.#session = session;
+    const records = await this.#store.list(owner);
+    if (session.signal.aborted) return;
+    const items = records.map((record) => {
+      // The files of an import cut short by a reload are gone: say so rather than wait forever.
+      if (record.state === 'waiting' || record.state === 'hashing') {
+        record = { ...record, state: 'failed', error: 'Interrupted before it was hashed: add it again.' };
+        void this.#store.put(record);
+      }
+      return new UploadItem(record);
+    });
+    this.#items = items;
+    for (const item of items) if (!item.final) this.#sync(item, session.signal);
+  }
+
+  /** Stops syncing (sign-out): the queue stays in IndexedDB for the next session of this account. */
+  stop(): void {
+    this.#session?.abort();
+    this.#session = null;
+    this.#owner = null;
+    this.#items = [];
+  }
+
+  /** Starts the browser peer now (the upload page does, to show its state before anything is added). */
+  connect(): void {
+    void this.#ensurePeer().catch(() => {});
+  }
+
+  /** Why the last selection was (partly) refused, in words. */
+  get refused(): string | null {
+    return this.#refused;
+  }
+
+  /**
+   * Queues uploads: each is hashed in the worker, then synced to the service. Uploads that do not fit in the
+   * browser's storage quota are refused up front (`refused` says which), so no import fails half-way.
+   */
+  async add(selections: UploadSelection[]): Promise<UploadItem[]> {
+    const owner = this.#owner;
+    const session = this.#session;
+    if (owner === null || session === null) return [];
+    this.#refused = null;
+    let free = Infinity;
+    try {
+      const estimate = await navigator.storage?.estimate?.();
+      if (estimate?.quota !== undefined) free = estimate.quota - (estimate.usage ?? 0);
+      // Ask the browser not to evict the blocks: until the service has them they may be the only copy.
+      void navigator.storage?.persist?.().catch(() => false);
+    } catch {
+      // No estimate (an older browser): let the import find out.
+    }
+    const tooBig: string[] = [];
+    const added: UploadItem[] = [];
+    for (const s of selections) {
+      if (s.entries.length === 0) continue;
+      const size = s.entries.reduce((sum, e) => sum + e.file.size, 0);
+      if (size > free) {
+        tooBig.push(s.name);
+        continue;
+      }
+      free -= size;
+      const record: UploadRecord = {
+        id: randomUuid(),
+        owner,
+        name: s.name,
+        kind: s.kind,
+        files: s.entries.length,
+        size,
+        createdAt: Date.now(),
+        state: 'waiting'
+      };
+      added.push(new UploadItem(record, s.entries));
+    }
+    if (tooBig.length > 0) {
+      this.#refused = `Not enough storage in this browser for ${tooBig.join(', ')}: free some space or add less at once.`;
+    }
+    if (session.signal.aborted) return [];
+    this.#items = [...this.#items, ...added];
+    if (added.length > 0) this.connect();
+    for (const item of added) {
+      void this.#store.put(item.record);
+      this.#imports = this.#imports.then(() => this.#import(item, session.signal));
+    }
+    return added;
+  }
+
+  /** Asks the service again for an upload whose pin failed (its blocks are still here). */
+  retry(item: UploadItem): void {
+    if (item.state !== 'failed' || item.cid === undefined || this.#session === null) return;
+    void this.#save(item, { state: 'hashed', requestid: undefined, error: undefined, fetched: 0 });
+    this.#sync(item, this.#session.signal);
+  }
+
+  /** Forgets a finished upload from the queue (its blocks stay in IndexedDB). */
+  async dismiss(item: UploadItem): Promise<void> {
+    if (!item.final) return;
+    this.#items = this.#items.filter((i) => i !== item);
+    await this.#store.delete(item.id);
+  }
+
+  async #save(item: UploadItem, patch: Partial<UploadRecord>): Promise<void> {
+    const record = item.update(patch);
+    try {
+      await this.#store.put(record);
+    } catch {
+      // The queue on screen is still right; only resuming after a reload would miss this change.
+    }
+  }
+
+  async #import(item: UploadItem, signal: AbortSignal): Promise<void> {
+    if (signal.aborted || item.entries === undefined) return;
+    await this.#save(item, { state: 'hashing' });
+    try {
+      this.#importer ??= createImporter();
+      const summary = await this.#importer.import(item.entries, {
+        signal,
+        onProgress: (p) => item.progress(p.bytes)
+      });
+      item.entries = undefined;
+      item.progress(summary.size);
+      await this.#save(item, {
+        state: 'hashed',
+        cid: summary.cid,
+        dagSize: summary.dagSize,
+        blocks: summary.blocks
+      });
+      this.#sync(item, signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      item.entries = undefined;
+      await this.#save(item, { state: 'failed', error: `Could not hash it: ${errorMessage(err)}` });
+    }
+  }
+
+  #ensurePeer(): Promise<BrowserPeer> {
+    this.#peer ??= (async () => {
+      this.#linkStatus = 'starting';
+      try {
+        const { createBrowserPeer } = await import('$lib/peer/node');
+        const peer = await createBrowserPeer({
+          serviceAddrs: async (signal) => {
+            const response = await fetch('/api/public/net/addrs', {
+              signal,
+              headers: { accept: 'application/json' }
+            });
+            if (!response.ok) throw new Error(`the service answered ${response.status}`);
+            return (await response.json()) as { id: string; addresses: string[] };
+          },
+          onChange: (status) => {
+            this.#linkStatus = status;
+          }
+        });
+        this.#peerId = peer.peerId.toString();
+        this.#linkStatus = peer.status;
+        return peer;
+      } catch (err) {
+        this.#peerError = `The browser's IPFS node could not start: ${errorMessage(err)}`;
+        this.#linkStatus = 'offline';
+        this.#peer = undefined;
+        throw err;
+      }
+    })();
+    return this.#peer;
+  }
+
+  /** Hands a hashed upload to the service and follows its pin until pinned or failed; retries with backoff. */
+  #sync(item: UploadItem, signal: AbortSignal): void {
+    if (item.syncing || item.cid === undefined) return;
+    item.syncing = true;
+    void (async () => {
+      let failures = 0;
+      while (!signal.aborted && !item.final) {
+        try {
+          const peer = await this.#ensurePeer();
+          let status: PinStatus;
+          if (item.record.requestid === undefined) {
+            await peer.ready({ signal });
+            status = await this.#pinning.add(
+              { cid: item.cid!, name: item.record.name, origins: peer.addresses().slice(0, 20) },
+              { signal }
+            );
+          } else {
+            // The service pulls from this peer: keep the link up while it does.
+            peer.reconnect();
+            status = await this.#pinning.get(item.record.requestid, { signal });
+          }
+          failures = 0;
+          const fetched = Number(status.info.dag_size ?? 0);
+          const patch: Partial<UploadRecord> = {
+            requestid: status.requestid,
+            state: status.status,
+            fetched: Number.isFinite(fetched) ? fetched : 0
+          };
+          if (status.status === 'failed') {
+            patch.error = status.info.status_details ?? 'The service could not pin it.';
+          }
+          if (status.status === 'pinned') patch.fetched = item.record.dagSize ?? patch.fetched;
+          if (status.status !== item.state || patch.fetched !== item.record.fetched)
+            await this.#save(item, patch);
+          if (!item.final) await sleep(PIN_POLL_MS, signal);
+        } catch (err) {
+          if (signal.aborted) break;
+          if (!transient(err)) {
+            const gone = isApiError(err) && err.status === 404 && item.record.requestid !== undefined;
+            await this.#save(item, {
+              state: 'failed',
+              error: gone ? 'The service no longer has this pin request.' : errorMessage(err)
+            });
+            break;
+          }
+          failures++;
+          await sleep(Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** failures), signal);
+        }
+      }
+      item.syncing = false;
+    })();
+  }
+}
+
+/** The app's upload queue; the layout starts it for the signed-in account. */
+export const uploads = new UploadManager({
+  getToken: () => session.token,
+  onUnauthorized: () => session.expire()
+});
