@@ -1,0 +1,148 @@
+import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK } from './errors';
+import type { ContentItem } from './types';
+
+/** One row of `GET /api/content/stats` (Estuary's paged content list). */
+export interface ContentStat extends ContentItem {
+  bwUsed?: number;
+  totalRequests?: number;
+  offloaded?: boolean;
+  aggregatedFiles?: number;
+}
+
+/** `GET /api/content/:id`: Estuary's content JSON plus the pin's `requestId` (the Pinning API handle). */
+export interface ContentDetail extends ContentItem {
+  updatedAt?: string;
+  userId?: number;
+  dagSize?: number;
+  replication?: number;
+  pinning?: boolean;
+  failed?: boolean;
+  dealStatus?: string;
+  requestId: string;
+}
+
+/** A Filecoin deal as Estuary's `/content/status/:id` lists it; every field may be missing. */
+export interface ContentDeal {
+  deal?: {
+    ID?: number;
+    id?: number;
+    miner?: string;
+    propCid?: string;
+    dealUuid?: string;
+    dealId?: number;
+    failed?: boolean;
+    slashed?: boolean;
+    verified?: boolean;
+    onChainAt?: string;
+    sealedAt?: string;
+    transferFinished?: string;
+  };
+  transfer?: { statusMessage?: string } | null;
+  onChainState?: { sectorStartEpoch?: number; slashEpoch?: number } | null;
+}
+
+export interface ContentStatus {
+  content: ContentDetail;
+  deals: ContentDeal[] | null;
+  failuresCount: number;
+}
+
+export interface UserStats {
+  totalSize: number;
+  numPins: number;
+}
+
+export interface PublicInfo {
+  /** The public gateway's origin, e.g. `http://localhost:8080`. */
+  gatewayUrl: string;
+}
+
+export interface ContentApiInit {
+  /** Where the API lives. @default '/api' */
+  baseUrl?: string;
+  getToken?: () => string | null | undefined;
+  /** Called when the current token is refused with 401. */
+  onUnauthorized?: () => void;
+  /** @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch;
+}
+
+interface Options {
+  signal?: AbortSignal;
+}
+
+/** The content routes the "My content" pages use. Every method throws `ApiError` when the service refuses. */
+export interface ContentApi {
+  /** One page of the signed-in user's content, newest first. */
+  list(page: { limit: number; offset: number }, options?: Options): Promise<ContentStat[]>;
+  get(id: number, options?: Options): Promise<ContentDetail>;
+  status(id: number, options?: Options): Promise<ContentStatus>;
+  userStats(options?: Options): Promise<UserStats>;
+  publicInfo(options?: Options): Promise<PublicInfo>;
+  /** Unpins through the Pinning Service API (`DELETE /pinning/pins/:requestid`). */
+  removePin(requestId: string, options?: Options): Promise<void>;
+}
+
+export function createContentApi(init: ContentApiInit = {}): ContentApi {
+  const base = (init.baseUrl ?? '/api').replace(/\/+$/, '');
+  const doFetch = init.fetch ?? ((input, requestInit) => globalThis.fetch(input, requestInit));
+
+  async function request<T>(method: 'GET' | 'DELETE', path: string, options: Options = {}): Promise<T> {
+    const headers = new Headers({ accept: 'application/json' });
+    const token = init.getToken?.();
+    if (token) headers.set('authorization', `Bearer ${token}`);
+    let response: Response;
+    try {
+      response = await doFetch(base + path, { method, headers, signal: options.signal });
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      throw new ApiError(0, ERR_NETWORK, '', { cause: err });
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      if (response.status === 401 && token && token === init.getToken?.()) init.onUnauthorized?.();
+      throw errorOf(response, text);
+    }
+    if (text.trim() === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new ApiError(response.status, ERR_BAD_RESPONSE, '', { cause: err });
+    }
+  }
+
+  return {
+    async list({ limit, offset }, options) {
+      const query = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+      return (await request<ContentStat[] | null>('GET', `/content/stats?${query}`, options)) ?? [];
+    },
+    get: (id, options) => request('GET', `/content/${encodeURIComponent(id)}`, options),
+    status: (id, options) => request('GET', `/content/status/${encodeURIComponent(id)}`, options),
+    userStats: (options) => request('GET', '/user/stats', options),
+    publicInfo: (options) => request('GET', '/public/info', options),
+    async removePin(requestId, options) {
+      await request('DELETE', `/pinning/pins/${encodeURIComponent(requestId)}`, options);
+    }
+  };
+}
+
+/** Reads Estuary's envelope (and the Pinning API's, which has the same `error.reason`/`details`). */
+function errorOf(response: Response, text: string): ApiError {
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    const error = parsed?.error;
+    if (typeof error === 'object' && error !== null) {
+      const { code, reason, details } = error as { code?: unknown; reason?: unknown; details?: unknown };
+      return new ApiError(
+        typeof code === 'number' ? code : response.status,
+        typeof reason === 'string' && reason ? reason : `ERR_HTTP_${response.status}`,
+        typeof details === 'string' ? details : ''
+      );
+    }
+    if (typeof error === 'string') return new ApiError(response.status, `ERR_HTTP_${response.status}`, error);
+  } catch {
+    // Not JSON: described from the status line below.
+  }
+  const status = `${response.status} ${response.statusText}`.trim();
+  return new ApiError(response.status, `ERR_HTTP_${response.status}`, `The service answered ${status}.`);
+}
