@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FsBlockstore } from 'blockstore-fs';
@@ -5,6 +6,7 @@ import { buildApiServer } from '../gateway/api/server.ts';
 import { createBlockSource } from '../gateway/public/blocks.ts';
 import { createGatewayMeter, type GatewayMeter } from '../gateway/public/meter.ts';
 import { createGateway } from '../gateway/public/server.ts';
+import { loadOrCreatePeerKey } from '../relay/identity.ts';
 import { createPeer, type FirthPeer } from '../relay/peer.ts';
 import { createAccounts, type Accounts } from './accounts/accounts.ts';
 import type { FirthConfig } from './config.ts';
@@ -15,6 +17,7 @@ import { JobQueue } from './jobs/queue.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Pinner } from './pinning/pinner.ts';
 import { createPins, type Pins } from './pinning/pins.ts';
+import { createStatusEvents } from './pinning/status-events.ts';
 
 export interface FirthNode {
   config: FirthConfig;
@@ -67,13 +70,23 @@ export async function startFirth(
 
   const accounts = createAccounts(db);
   const queue = new JobQueue({ db, dialect });
+  // Pin status on per-account gossipsub topics, signed by the peer key (topic names keyed by it too).
+  const statusEvents = createStatusEvents({
+    pubsub: peer.libp2p.services.pubsub,
+    secret: createHash('sha256')
+      .update('firth status topics\0')
+      .update((await loadOrCreatePeerKey(path.join(config.dataDir, 'peer.key'))).raw)
+      .digest(),
+    log: log.child({ module: 'status-events' })
+  });
   const pinner = new Pinner({
     db,
     queue,
     peer,
     log: log.child({ module: 'pinner' }),
     concurrency: config.pinConcurrency,
-    timeoutMs: config.pinTimeoutMs
+    timeoutMs: config.pinTimeoutMs,
+    statusEvents
   });
   const pins = createPins({
     db,
@@ -81,6 +94,7 @@ export async function startFirth(
     queue,
     delegates: addresses,
     onQueued: () => pinner.wake(),
+    statusTopic: (userId) => statusEvents.topicFor(userId),
     defaultReplication: config.replication
   });
 

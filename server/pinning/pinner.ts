@@ -4,9 +4,10 @@ import { CID } from 'multiformats/cid';
 import type { FirthPeer } from '../../relay/peer.ts';
 import { collectBytes } from '../content/bytes.ts';
 import { describeRoot, walkDag } from '../content/dag.ts';
-import type { Database, Job } from '../db/schema.ts';
+import type { Content, Database, Job } from '../db/schema.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { Logger } from '../log.ts';
+import type { PinStatusEvent, StatusEvents } from './status-events.ts';
 
 export const PIN_JOB = 'pin';
 
@@ -17,8 +18,46 @@ export interface PinnerInit {
   log: Logger;
   /** Pins fetched at once. */
   concurrency: number;
-  /** A pin that has not got all its blocks by then fails. */
+  /** A pin that has not got all its blocks by then fails (unless its origin browser is away: then it waits). */
   timeoutMs: number;
+  /** Live status on gossipsub; the pinner publishes each change and its once-a-second progress. */
+  statusEvents?: StatusEvents;
+  /** Longest wait before a held pin (origin browser away) is looked at again. @default 30_000 */
+  holdMaxMs?: number;
+}
+
+/** Origins split by how we reach them. */
+export interface OriginPlan {
+  /** Addresses worth dialling. */
+  dial: string[];
+  /**
+   * Peers whose only addresses route through our own relay (`/p2p/<us>/p2p-circuit/p2p/<them>`): browsers.
+   * They are reachable only while they hold a connection to us, so we do not dial them (a circuit through
+   * ourselves would fail anyway) and hold the pin while they are away.
+   */
+  viaUs: string[];
+}
+
+export function planOrigins(origins: string[], ourId: string): OriginPlan {
+  const dial: string[] = [];
+  const viaUs = new Set<string>();
+  for (const addr of origins) {
+    let parts: Array<{ name: string; value?: string }>;
+    try {
+      parts = multiaddr(addr).getComponents();
+    } catch {
+      continue;
+    }
+    const circuit = parts.findIndex((c) => c.name === 'p2p-circuit');
+    const relay = circuit > 0 ? parts[circuit - 1] : undefined;
+    const target = parts.at(-1);
+    if (relay?.name === 'p2p' && relay.value === ourId && target?.name === 'p2p' && target.value != null) {
+      viaUs.add(target.value);
+    } else if (target?.value !== ourId) {
+      dial.push(addr);
+    }
+  }
+  return { dial, viaUs: [...viaUs] };
 }
 
 /**
@@ -39,12 +78,37 @@ export class Pinner {
 
   start(): void {
     this.#running = true;
+    this.#init.peer.libp2p.addEventListener('peer:connect', this.#onPeerConnect);
     this.#loop = this.#run();
   }
+
+  /** An origin browser came back: its held pins are due now, not at the end of their backoff. */
+  readonly #onPeerConnect = (evt: CustomEvent<{ toString(): string }>): void => {
+    const id = evt.detail.toString();
+    const { db, log } = this.#init;
+    void (async () => {
+      const res = await db
+        .updateTable('jobs')
+        .set({ run_after: Date.now(), updated_at: Date.now() })
+        .where('kind', '=', PIN_JOB)
+        .where('state', '=', 'ready')
+        .where('run_after', '>', Date.now())
+        .where('content_id', 'in', (eb) =>
+          eb
+            .selectFrom('contents')
+            .select('id')
+            .where('pin_status', '=', 'queued')
+            .where('origins', 'like', `%/p2p-circuit/p2p/${id}%`)
+        )
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) > 0) this.wake();
+    })().catch((err) => log.warn({ err }, 'waking held pins failed'));
+  };
 
   /** Stops claiming, aborts fetches in flight and hands their jobs back to the queue. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#init.peer.libp2p.removeEventListener('peer:connect', this.#onPeerConnect);
     this.#wake?.();
     for (const ctl of this.#active.values()) ctl.abort(new Error('shutting down'));
     await this.#loop;
@@ -93,6 +157,63 @@ export class Pinner {
       });
   }
 
+  #publish(content: Content, event: Omit<PinStatusEvent, 'requestid' | 'cid'>): void {
+    this.#init.statusEvents?.publish(content.user_id, {
+      requestid: content.request_id,
+      cid: content.cid,
+      ...event
+    });
+  }
+
+  /** Whether one of these peers holds a direct (not relayed) connection to us. */
+  #connected(peerIds: string[]): boolean {
+    const ids = new Set(peerIds);
+    return this.#init.peer.libp2p
+      .getConnections()
+      .some((c) => ids.has(c.remotePeer.toString()) && c.limits == null);
+  }
+
+  /**
+   * Puts a pin back in the queue, `queued`, to be looked at again after a backoff (or as soon as one of its
+   * origin browsers connects): its origin is a browser that is away, which is not a failure of the pin.
+   */
+  async #hold(job: Job, content: Content, details: string, last: { blocks: number; bytes: number }) {
+    const { db, queue, log } = this.#init;
+    const delay = Math.min(this.#init.holdMaxMs ?? 30_000, 1000 * 2 ** Math.min(job.attempts, 10));
+    const now = Date.now();
+    const held = await db.transaction().execute(async (tx) => {
+      const res = await tx
+        .updateTable('contents')
+        .set({
+          pin_status: 'queued',
+          status_details: details,
+          blocks: last.blocks,
+          dag_size: last.bytes,
+          updated_at: now
+        })
+        .where('id', '=', content.id)
+        .where('pin_status', 'in', ['queued', 'pinning'])
+        .executeTakeFirst();
+      await tx
+        .updateTable('jobs')
+        .set({
+          state: 'ready',
+          run_after: now + delay,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: now
+        })
+        .where('id', '=', job.id)
+        .where('lease_owner', '=', queue.owner)
+        .execute();
+      return Number(res.numUpdatedRows) === 1;
+    });
+    if (!held) return;
+    if (content.pin_status !== 'queued' || content.status_details !== details)
+      this.#publish(content, { status: 'queued', ...last, details });
+    log.debug({ content: content.id, delay }, 'pin held: origin browser away');
+  }
+
   async #pin(job: Job, ctl: AbortController): Promise<void> {
     const { db, queue, peer, log, timeoutMs } = this.#init;
     const content = await db
@@ -104,32 +225,46 @@ export class Pinner {
       await queue.finish(db, job.id, { state: 'done' });
       return;
     }
-    await db
-      .updateTable('contents')
-      .set({ pin_status: 'pinning', updated_at: Date.now() })
-      .where('id', '=', content.id)
-      .where('pin_status', 'in', ['queued', 'pinning'])
-      .execute();
 
     const root = CID.parse(content.cid);
     const signal = AbortSignal.any([ctl.signal, AbortSignal.timeout(timeoutMs)]);
-    const origins = JSON.parse(content.origins) as string[];
-    await Promise.allSettled(
-      origins.map((addr) =>
+    const plan = planOrigins(JSON.parse(content.origins) as string[], peer.libp2p.peerId.toString());
+    const dialled = await Promise.allSettled(
+      plan.dial.map((addr) =>
         peer.libp2p.dial(multiaddr(addr), { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
       )
     );
+    let last = { blocks: content.blocks, bytes: content.dag_size };
+    const away = () => plan.viaUs.length > 0 && !this.#connected(plan.viaUs);
+    // Its browser is away and no other origin answered: wait for it rather than spend the timeout.
+    if (away() && !dialled.some((d) => d.status === 'fulfilled')) {
+      await this.#hold(job, content, 'waiting for the origin browser to connect', last);
+      return;
+    }
+
+    await db
+      .updateTable('contents')
+      .set({ pin_status: 'pinning', status_details: '', updated_at: Date.now() })
+      .where('id', '=', content.id)
+      .where('pin_status', 'in', ['queued', 'pinning'])
+      .execute();
+    this.#publish(content, { status: 'pinning', ...last });
 
     let rootBytes: Uint8Array | undefined;
-    let last = { blocks: 0, bytes: 0 };
+    let sent = { blocks: -1, bytes: -1 };
     // Progress and lease renewal once a second; a removed pin or a lost lease stops the fetch.
     const ticker = setInterval(() => {
       void (async () => {
+        const now = last;
         await db
           .updateTable('contents')
-          .set({ blocks: last.blocks, dag_size: last.bytes, updated_at: Date.now() })
+          .set({ blocks: now.blocks, dag_size: now.bytes, updated_at: Date.now() })
           .where('id', '=', content.id)
           .execute();
+        if (now.blocks !== sent.blocks || now.bytes !== sent.bytes) {
+          sent = now;
+          this.#publish(content, { status: 'pinning', ...now });
+        }
         const current = await db
           .selectFrom('contents')
           .select('pin_status')
@@ -168,12 +303,19 @@ export class Pinner {
           .execute();
         await queue.finish(tx, job.id, { state: 'done' });
       });
+      this.#publish(content, { status: 'pinned', ...total });
       log.info({ content: content.id, cid: content.cid, blocks: total.blocks, bytes: total.bytes }, 'pinned');
     } catch (err) {
       if (ctl.signal.aborted) {
         // Shutdown, removal or a lost lease: not a failure of the pin itself.
         if (String(ctl.signal.reason).includes('pin removed'))
           await queue.finish(db, job.id, { state: 'done' });
+        return;
+      }
+      // Timed out while its browser is away: the blocks it has stay, and the walk resumes (asking only for
+      // the missing ones) when the browser is back.
+      if (signal.aborted && away()) {
+        await this.#hold(job, content, 'waiting for the origin browser to connect', last);
         return;
       }
       const details = signal.aborted
@@ -194,6 +336,7 @@ export class Pinner {
           .execute();
         await queue.finish(tx, job.id, { state: 'failed', error: details });
       });
+      this.#publish(content, { status: 'failed', ...last, details });
       log.warn({ content: content.id, cid: content.cid, details }, 'pin failed');
     } finally {
       clearInterval(ticker);

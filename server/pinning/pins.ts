@@ -176,6 +176,8 @@ export interface PinsInit {
   /** Called after a pin is queued so work starts at once. */
   onQueued(): void;
   defaultReplication: number;
+  /** The gossipsub topic with an account's live pin status, given in each pin's `info.status_topic`. */
+  statusTopic?: (userId: number) => string;
 }
 
 export function createPins(init: PinsInit) {
@@ -186,6 +188,7 @@ export function createPins(init: PinsInit) {
     if (c.name !== '') pin.name = c.name;
     const info: Record<string, string> = { dag_size: String(c.dag_size), blocks: String(c.blocks) };
     if (c.status_details !== '') info.status_details = c.status_details;
+    if (init.statusTopic != null) info.status_topic = init.statusTopic(c.user_id);
     return {
       requestid: c.request_id,
       status: c.pin_status === 'removed' ? 'failed' : c.pin_status,

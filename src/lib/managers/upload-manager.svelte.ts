@@ -3,7 +3,13 @@ import type { BrowserPeer, LinkStatus } from '$lib/peer/node';
 import { createImporter, type ImportEntry, type Importer } from '$lib/peer/importer';
 import { createPinningClient, type PinningClient, type PinStatus } from '$lib/peer/pinning';
 import { UploadStore, type UploadRecord, type UploadState } from '$lib/peer/upload-store';
-import { PIN_POLL_MS, RECONNECT_MAX_MS, RECONNECT_MIN_MS } from '$lib/peer/constants';
+import {
+  GOSSIP_FRESH_MS,
+  PIN_POLL_GOSSIP_MS,
+  PIN_POLL_MS,
+  RECONNECT_MAX_MS,
+  RECONNECT_MIN_MS
+} from '$lib/peer/constants';
 import { session } from '$lib/session.svelte';
 import { randomUuid } from '$lib/utils/uuid';
 
@@ -15,6 +21,32 @@ export interface UploadSelection {
 }
 
 const FINAL: readonly UploadState[] = ['pinned', 'failed'];
+const PIN_STATES: readonly UploadState[] = ['queued', 'pinning', 'pinned', 'failed'];
+
+/** A pin's status, from an HTTP poll or a gossip message. */
+interface PinUpdate {
+  requestid: string;
+  status: PinStatus['status'];
+  bytes: number;
+  details?: string;
+}
+
+/** Parses a status message from the service (`server/pinning/status-events.ts`); null if it is not one. */
+function parseStatusMessage(data: Uint8Array): PinUpdate | null {
+  try {
+    const m = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
+    if (m.v !== 1 || typeof m.requestid !== 'string' || !PIN_STATES.includes(m.status as UploadState))
+      return null;
+    return {
+      requestid: m.requestid,
+      status: m.status as PinStatus['status'],
+      bytes: typeof m.bytes === 'number' && Number.isFinite(m.bytes) ? m.bytes : 0,
+      details: typeof m.details === 'string' ? m.details : undefined
+    };
+  } catch {
+    return null;
+  }
+}
 
 /** One upload in the queue: its record (kept in IndexedDB) and, while it is hashed, live progress. */
 export class UploadItem {
@@ -116,6 +148,14 @@ export class UploadManager {
   #peerId = $state<string | null>(null);
   #peerError = $state<string | null>(null);
   #refused = $state<string | null>(null);
+  #gossipMessages = $state(0);
+  #lastGossipAt = 0;
+  #storage = $state<{ usage: number; quota: number } | null>(null);
+  #persisted = $state<boolean | null>(null);
+  /** Topics to follow (not shown: no reactivity needed). */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  readonly #topics = new Set<string>();
+  #livePeer: BrowserPeer | undefined;
   #owner: number | null = null;
   #session: AbortController | null = null;
   #peer: Promise<BrowserPeer> | undefined;
@@ -141,6 +181,37 @@ export class UploadManager {
     return this.#peerId;
   }
 
+  /** Status messages received over gossipsub from the service (verified), this session. */
+  get gossipMessages(): number {
+    return this.#gossipMessages;
+  }
+
+  /** Whether live status is arriving over gossipsub (HTTP polling then slows down). */
+  get gossipLive(): boolean {
+    return this.#gossipMessages > 0 && performance.now() - this.#lastGossipAt < GOSSIP_FRESH_MS;
+  }
+
+  /** This origin's storage use and quota (`navigator.storage.estimate()`), when the browser tells. */
+  get storage(): { usage: number; quota: number } | null {
+    return this.#storage;
+  }
+
+  /** Whether the browser agreed not to evict this site's data. */
+  get persisted(): boolean | null {
+    return this.#persisted;
+  }
+
+  /** Reads the storage estimate again. */
+  async refreshStorage(): Promise<void> {
+    try {
+      const e = await navigator.storage?.estimate?.();
+      if (e?.quota !== undefined) this.#storage = { usage: e.usage ?? 0, quota: e.quota };
+      this.#persisted = (await navigator.storage?.persisted?.()) ?? null;
+    } catch {
+      // No estimate in this browser.
+    }
+  }
+
   /** Why the browser peer could not start. */
   get peerError(): string | null {
     return this.#peerError;
@@ -164,6 +235,8 @@ export class UploadManager {
       return new UploadItem(record);
     });
     this.#items = items;
+    for (const r of records) if (r.statusTopic !== undefined) this.#listen(r.statusTopic);
+    void this.refreshStorage();
     for (const item of items) if (!item.final) this.#sync(item, session.signal);
   }
 
@@ -238,11 +311,42 @@ export class UploadManager {
     return added;
   }
 
-  /** Asks the service again for an upload whose pin failed (its blocks are still here). */
+  /**
+   * Asks the service again for an upload whose pin failed (its blocks are still here): replaces the failed
+   * pin request (`POST /pins/:requestid`) with one naming this peer's current addresses. The service keeps
+   * the blocks it already fetched, so only the missing ones travel.
+   */
   retry(item: UploadItem): void {
-    if (item.state !== 'failed' || item.cid === undefined || this.#session === null) return;
-    void this.#save(item, { state: 'hashed', requestid: undefined, error: undefined, fetched: 0 });
+    if (
+      item.state !== 'failed' ||
+      item.cid === undefined ||
+      item.record.localDropped ||
+      this.#session === null
+    )
+      return;
+    void this.#save(item, { state: 'hashed', error: undefined });
     this.#sync(item, this.#session.signal);
+  }
+
+  /**
+   * Deletes this upload's blocks from IndexedDB, keeping blocks that other uploads still kept here share.
+   * Refused unless the service has pinned it (checked with the service again, not only the queue's state).
+   */
+  async dropLocal(item: UploadItem): Promise<void> {
+    if (item.state !== 'pinned' || item.cid === undefined || item.record.requestid === undefined)
+      throw new Error('Only an upload the service has pinned can be removed from this device.');
+    if (item.record.localDropped) return;
+    const status = await this.#pinning.get(item.record.requestid);
+    if (status.status !== 'pinned')
+      throw new Error(`The service has not pinned it (it says "${status.status}"): keeping the local copy.`);
+    const peer = await this.#ensurePeer();
+    const keep = (await this.#store.all())
+      .filter((r) => r.id !== item.id && r.cid !== undefined && !r.localDropped)
+      .map((r) => r.cid!);
+    const { dropLocalCopy } = await import('$lib/peer/local-copies');
+    await dropLocalCopy(peer.localBlocks, item.cid, keep);
+    await this.#save(item, { localDropped: true });
+    await this.refreshStorage();
   }
 
   /** Forgets a finished upload from the queue (its blocks stay in IndexedDB). */
@@ -286,6 +390,36 @@ export class UploadManager {
     }
   }
 
+  /** Follows an account's status topic (now if the peer runs, else once it starts). */
+  #listen(topic: string): void {
+    if (!topic.startsWith('/firth/')) return;
+    this.#topics.add(topic);
+    this.#livePeer?.subscribe(topic);
+  }
+
+  /** A verified status message from the service: updates the upload it is about. */
+  #onStatusMessage(data: Uint8Array): void {
+    const update = parseStatusMessage(data);
+    if (update === null) return;
+    this.#gossipMessages++;
+    this.#lastGossipAt = performance.now();
+    const item = this.#items.find((i) => i.record.requestid === update.requestid);
+    if (item !== undefined) void this.#apply(item, update);
+  }
+
+  /** Applies a pin status to an upload (never moving it out of a final state). */
+  async #apply(item: UploadItem, update: PinUpdate): Promise<void> {
+    if (item.final || item.record.requestid !== update.requestid) return;
+    const patch: Partial<UploadRecord> = {
+      state: update.status,
+      fetched: Number.isFinite(update.bytes) ? update.bytes : 0
+    };
+    if (update.status === 'failed') patch.error = update.details ?? 'The service could not pin it.';
+    if (update.status === 'pinned') patch.fetched = item.record.dagSize ?? patch.fetched;
+    if (update.status !== item.state || patch.fetched !== item.record.fetched) await this.#save(item, patch);
+    if (update.status === 'pinned') void this.refreshStorage();
+  }
+
   #ensurePeer(): Promise<BrowserPeer> {
     this.#peer ??= (async () => {
       this.#linkStatus = 'starting';
@@ -302,8 +436,11 @@ export class UploadManager {
           },
           onChange: (status) => {
             this.#linkStatus = status;
-          }
+          },
+          onServiceMessage: (_topic, data) => this.#onStatusMessage(data)
         });
+        this.#livePeer = peer;
+        for (const topic of this.#topics) peer.subscribe(topic);
         this.#peerId = peer.peerId.toString();
         this.#linkStatus = peer.status;
         return peer;
@@ -327,35 +464,42 @@ export class UploadManager {
         try {
           const peer = await this.#ensurePeer();
           let status: PinStatus;
-          if (item.record.requestid === undefined) {
+          if (item.state === 'hashed') {
             await peer.ready({ signal });
-            status = await this.#pinning.add(
-              { cid: item.cid!, name: item.record.name, origins: peer.addresses().slice(0, 20) },
-              { signal }
-            );
+            const pin = { cid: item.cid!, name: item.record.name, origins: peer.addresses().slice(0, 20) };
+            const old = item.record.requestid;
+            // A retry replaces the failed request; if the service no longer has it, pin afresh.
+            status =
+              old === undefined
+                ? await this.#pinning.add(pin, { signal })
+                : await this.#pinning.replace(old, pin, { signal }).catch((err: unknown) => {
+                    if (isApiError(err) && err.status === 404) return this.#pinning.add(pin, { signal });
+                    throw err;
+                  });
+            await this.#save(item, { requestid: status.requestid, fetched: 0 });
           } else {
             // The service pulls from this peer: keep the link up while it does.
             peer.reconnect();
-            status = await this.#pinning.get(item.record.requestid, { signal });
+            status = await this.#pinning.get(item.record.requestid!, { signal });
           }
           failures = 0;
-          const fetched = Number(status.info.dag_size ?? 0);
-          const patch: Partial<UploadRecord> = {
-            requestid: status.requestid,
-            state: status.status,
-            fetched: Number.isFinite(fetched) ? fetched : 0
-          };
-          if (status.status === 'failed') {
-            patch.error = status.info.status_details ?? 'The service could not pin it.';
+          const topic = status.info.status_topic;
+          if (topic !== undefined && topic !== item.record.statusTopic) {
+            this.#listen(topic);
+            await this.#save(item, { statusTopic: topic });
           }
-          if (status.status === 'pinned') patch.fetched = item.record.dagSize ?? patch.fetched;
-          if (status.status !== item.state || patch.fetched !== item.record.fetched)
-            await this.#save(item, patch);
-          if (!item.final) await sleep(PIN_POLL_MS, signal);
+          const fetched = Number(status.info.dag_size ?? 0);
+          await this.#apply(item, {
+            requestid: status.requestid,
+            status: status.status,
+            bytes: Number.isFinite(fetched) ? fetched : 0,
+            details: status.info.status_details
+          });
+          if (!item.final) await sleep(this.gossipLive ? PIN_POLL_GOSSIP_MS : PIN_POLL_MS, signal);
         } catch (err) {
           if (signal.aborted) break;
           if (!transient(err)) {
-            const gone = isApiError(err) && err.status === 404 && item.record.requestid !== undefined;
+            const gone = isApiError(err) && err.status === 404 && item.state !== 'hashed';
             await this.#save(item, {
               state: 'failed',
               error: gone ? 'The service no longer has this pin request.' : errorMessage(err)

@@ -14,3 +14,8 @@ export const RECONNECT_MAX_MS = 30_000;
 
 /** How often a pin's status is polled while it is queued or pinning. */
 export const PIN_POLL_MS = 1000;
+
+/** How often a pin is polled while live status arrives over gossipsub (the poll is then only a fallback). */
+export const PIN_POLL_GOSSIP_MS = 10_000;
+/** Gossip counts as live for this long after its last message. */
+export const GOSSIP_FRESH_MS = 15_000;

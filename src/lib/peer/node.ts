@@ -3,6 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { withBitswap } from '@helia/bitswap';
 import { withLibp2pLight } from '@helia/libp2p';
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2';
+import { gossipsub } from '@libp2p/gossipsub';
 import { identify, identifyPush } from '@libp2p/identify';
 import type { PeerId } from '@libp2p/interface';
 import { ping } from '@libp2p/ping';
@@ -28,6 +29,11 @@ export interface BrowserPeerInit {
   serviceAddrs(signal: AbortSignal): Promise<ServiceAddrs>;
   /** Called whenever the link to the service or this peer's addresses change. */
   onChange?: (status: LinkStatus) => void;
+  /**
+   * Called with each gossipsub message on a subscribed topic that is signed by the service's key (`from` is
+   * the service's peer id). Anything else (unsigned, another sender) is dropped before it gets here.
+   */
+  onServiceMessage?: (topic: string, data: Uint8Array) => void;
 }
 
 export interface BrowserPeer {
@@ -41,6 +47,10 @@ export interface BrowserPeer {
   ready(options?: { signal?: AbortSignal }): Promise<void>;
   /** Dials the service now instead of waiting for the next retry. */
   reconnect(): void;
+  /** Listens on a gossipsub topic (the account's pin status); messages go to `onServiceMessage`. */
+  subscribe(topic: string): void;
+  /** The blocks in IndexedDB (the page's own handle, no network behind it). */
+  readonly localBlocks: IDBBlockstore;
   stop(): Promise<void>;
 }
 
@@ -95,7 +105,9 @@ export async function createBrowserPeer(init: BrowserPeerInit): Promise<BrowserP
       services: {
         identify: identify(),
         identifyPush: identifyPush(),
-        ping: ping()
+        ping: ping(),
+        // StrictSign (the default): messages without a valid signature of their `from` key are rejected.
+        pubsub: gossipsub({ allowPublishToZeroTopicPeers: true })
       }
     }),
     { maxInboundStreams: 1024, maxOutboundStreams: 1024 }
@@ -183,6 +195,12 @@ export async function createBrowserPeer(init: BrowserPeerInit): Promise<BrowserP
   libp2p.addEventListener('connection:open', () => changed());
   libp2p.addEventListener('connection:close', () => changed());
   libp2p.addEventListener('self:peer:update', () => changed());
+  const pubsub = libp2p.services.pubsub;
+  pubsub.addEventListener('message', (evt) => {
+    const msg = evt.detail;
+    if (msg.type !== 'signed' || servicePeer === undefined || msg.from.toString() !== servicePeer) return;
+    init.onServiceMessage?.(msg.topic, msg.data);
+  });
   const onOnline = () => void dial();
   globalThis.addEventListener?.('online', onOnline);
 
@@ -225,6 +243,10 @@ export async function createBrowserPeer(init: BrowserPeerInit): Promise<BrowserP
     reconnect() {
       if (!connectedDirectly()) void dial();
     },
+    subscribe(topic) {
+      if (!pubsub.getTopics().includes(topic)) pubsub.subscribe(topic);
+    },
+    localBlocks: blockstore,
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -17,6 +17,12 @@ export interface PinningClient {
     options?: { signal?: AbortSignal }
   ): Promise<PinStatus>;
   get(requestid: string, options?: { signal?: AbortSignal }): Promise<PinStatus>;
+  /** Replaces a pin (`POST /pins/:requestid`): a new request for the same content, with fresh origins. */
+  replace(
+    requestid: string,
+    pin: { cid: string; name?: string; origins: string[] },
+    options?: { signal?: AbortSignal }
+  ): Promise<PinStatus>;
 }
 
 export interface PinningClientInit {
@@ -76,6 +82,8 @@ export function createPinningClient(init: PinningClientInit): PinningClient {
   return {
     add: (pin, options = {}) => call('POST', '/pins', pin, options.signal),
     get: (requestid, options = {}) =>
-      call('GET', `/pins/${encodeURIComponent(requestid)}`, undefined, options.signal)
+      call('GET', `/pins/${encodeURIComponent(requestid)}`, undefined, options.signal),
+    replace: (requestid, pin, options = {}) =>
+      call('POST', `/pins/${encodeURIComponent(requestid)}`, pin, options.signal)
   };
 }

@@ -28,6 +28,10 @@ export interface UploadRecord {
   /** Bytes of the DAG the service holds (its `info.dag_size`). */
   fetched?: number;
   error?: string;
+  /** The account's gossipsub topic with live pin status (the service's `info.status_topic`). */
+  statusTopic?: string;
+  /** Set once the user dropped this upload's blocks from IndexedDB (only ever after it was pinned). */
+  localDropped?: boolean;
 }
 
 const STORE = 'uploads';
@@ -62,6 +66,12 @@ export class UploadStore {
       db.transaction(STORE).objectStore(STORE).index('owner').getAll(owner) as IDBRequest<UploadRecord[]>
     );
     return records.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** Every account's uploads in this browser (blocks are shared between accounts). */
+  async all(): Promise<UploadRecord[]> {
+    const db = await this.#open();
+    return request(db.transaction(STORE).objectStore(STORE).getAll() as IDBRequest<UploadRecord[]>);
   }
 
   async put(record: UploadRecord): Promise<void> {
