@@ -37,6 +37,12 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
   });
   let adminInvite = '';
   let gatewayUrl = '';
+  // The last lines the service printed, to explain an unexpected exit.
+  const tail: string[] = [];
+  const remember = (line: string) => {
+    tail.push(line.length > 300 ? `${line.slice(0, 300)}…` : line);
+    if (tail.length > 15) tail.shift();
+  };
   const apiUrl = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`service exited with ${code}`)));
     // The invite box goes to stderr, JSON logs to stdout; 'ready' says whether a box was shown.
@@ -45,11 +51,13 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
       if (ready != null && (!ready.adminInviteShown || adminInvite !== '')) resolve(ready.url);
     };
     readline.createInterface({ input: child.stderr! }).on('line', (line) => {
+      remember(line);
       const invite = /invite code: (\S+)/.exec(line);
       if (invite != null) adminInvite = invite[1]!;
       settle();
     });
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      remember(line);
       if (!line.startsWith('{')) return;
       const entry = JSON.parse(line) as {
         msg?: string;
@@ -75,9 +83,17 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
     },
     async stop(opts = {}) {
-      const exited = new Promise((r) => child.once('exit', r));
+      const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+        child.once('exit', (code, signal) => r([code, signal]))
+      );
       child.kill('SIGTERM');
-      await exited;
+      const [code, signal] = await exited;
+      // A clean shutdown exits 0; anything else (a native crash on the way down) is a failure.
+      if (code !== 0) {
+        throw new Error(
+          `the service exited with ${signal ?? `code ${code}`} on SIGTERM; its last lines:\n${tail.join('\n')}`
+        );
+      }
       if (opts.keepData !== true) await fs.rm(dataDir, { recursive: true, force: true });
     }
   };

@@ -18,6 +18,7 @@ import type { Blockstore } from 'interface-blockstore';
 import * as json from 'multiformats/codecs/json';
 import { sha512 } from 'multiformats/hashes/sha2';
 import { loadOrCreatePeerKey } from './identity.ts';
+import nodeDataChannel from 'node-datachannel';
 
 export interface PeerInit {
   dataDir: string;
@@ -80,4 +81,13 @@ export async function createPeer(init: PeerInit) {
   );
   await helia.start();
   return helia;
+}
+
+/**
+ * Frees the WebRTC library's native threads and sockets before the process exits. Without it the
+ * process can abort in node-datachannel's teardown at exit after a browser's WebRTC connection
+ * (seen in tests/e2e/resume.test.ts). Process-wide, so only for a process that is about to exit.
+ */
+export function releaseNativeTransports(): void {
+  nodeDataChannel.cleanup();
 }

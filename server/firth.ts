@@ -202,8 +202,15 @@ export async function startFirth(
         clearTimeout(grace);
         gateway.server.closeAllConnections();
         await pinner.stop();
-        await peer.stop();
+        // Nothing below uses the database any more: close it first, so the metadata is safely
+        // closed whatever happens while the peer shuts down.
         await database.close();
+        // Close every connection before the transports stop: stopping the WebRTC-direct listener
+        // with a browser's data channels still open aborts the process in node-datachannel.
+        await Promise.allSettled(
+          peer.libp2p.getConnections().map((c) => c.close({ signal: AbortSignal.timeout(2000) }))
+        );
+        await peer.stop();
         log.info('stopped');
       })();
       return stopping;

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
 import { FirthError } from '../errors.ts';
 import { startFirth } from '../firth.ts';
+import { releaseNativeTransports } from '../../relay/peer.ts';
 
 const USAGE = `firth — put data on IPFS and Filecoin
 
@@ -65,6 +66,7 @@ async function serve(): Promise<number> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
   // Everything is closed; libraries may still hold timers, so leave now rather than wait for them.
+  releaseNativeTransports();
   process.exit(code);
 }
 
