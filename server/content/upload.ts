@@ -6,7 +6,7 @@ import { CID } from 'multiformats/cid';
 import { identity } from 'multiformats/hashes/identity';
 import type { Content, Database } from '../db/schema.ts';
 import { InvalidInputError, TooLargeError } from '../errors.ts';
-import { CHUNK_SIZE, importProfile } from './import-profile.ts';
+import { CHUNK_SIZE, importProfile } from '../../src/lib/import-profile.ts';
 import { pooledChunker } from './pooled-chunker.ts';
 import { describeRoot, linksOf, verifyBlock } from './dag.ts';
 import { insertContent } from './records.ts';
@@ -114,7 +114,8 @@ export async function stageFile(
   try {
     let size = 0;
     let dagSize = 0;
-    const profile = importProfile();
+    // Hash and write several blocks at once: writes overlap with hashing.
+    const profile = importProfile(16);
     const pool = pooledChunker(CHUNK_SIZE, profile.blockWriteConcurrency! + 4);
     staging.onWritten = (bytes) => {
       dagSize += bytes.byteLength;

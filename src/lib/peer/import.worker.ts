@@ -5,7 +5,7 @@
 import { importer, type ImportCandidate } from 'ipfs-unixfs-importer';
 import { BatchingBlockstore, openBlockDatabase } from './batching-blockstore';
 import { BLOCKSTORE_DB } from './constants';
-import { importProfile } from './import-profile';
+import { importProfile } from '../import-profile';
 import type { ImportEntry, PageToWorker, WorkerToPage } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -57,7 +57,8 @@ async function run(id: string, entries: ImportEntry[], signal: AbortSignal): Pro
     content: read(e.file, signal, () => {})
   }));
   const options = {
-    ...importProfile(),
+    // Enough blocks in flight that the blockstore can fill a whole IndexedDB transaction.
+    ...importProfile(32),
     signal,
     onProgress: (evt: { type: string; detail: unknown }) => {
       if (evt.type !== 'unixfs:importer:progress:file:write') return;
