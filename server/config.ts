@@ -28,6 +28,8 @@ export interface FirthConfig {
   pinTimeoutMs: number;
   /** Pins fetched at once. @default 4 */
   pinConcurrency: number;
+  /** A pin with no new block for this long is retried. @default 30 s */
+  pinStallMs: number;
   /** Public base URL of the gateway for `retrieval_url`; default http://localhost:<gateway port>. */
   gatewayUrl: string | undefined;
   /** Host whose `{cid}.ipfs.<domain>` subdomains the gateway serves; path requests to it redirect there. @default 'localhost' */
@@ -82,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FirthConfig {
     replication: int(env, 'FIRTH_REPLICATION', 6, 1),
     pinTimeoutMs: int(env, 'FIRTH_PIN_TIMEOUT_MS', 10 * 60_000, 1000),
     pinConcurrency: int(env, 'FIRTH_PIN_CONCURRENCY', 4, 1),
+    pinStallMs: int(env, 'FIRTH_PIN_STALL_MS', 30_000, 1000),
     gatewayUrl: env.FIRTH_GATEWAY_URL || undefined,
     gatewayDomain: (env.FIRTH_GATEWAY_DOMAIN || 'localhost').toLowerCase(),
     gatewayTimeoutMs: int(env, 'FIRTH_GATEWAY_TIMEOUT', 30, 1) * 1000,

@@ -86,6 +86,7 @@ export async function startFirth(
     log: log.child({ module: 'pinner' }),
     concurrency: config.pinConcurrency,
     timeoutMs: config.pinTimeoutMs,
+    stallMs: config.pinStallMs,
     statusEvents
   });
   const pins = createPins({

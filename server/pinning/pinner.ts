@@ -24,6 +24,12 @@ export interface PinnerInit {
   statusEvents?: StatusEvents;
   /** Longest wait before a held pin (origin browser away) is looked at again. @default 30_000 */
   holdMaxMs?: number;
+  /**
+   * A walk with no new block for this long is stopped and the pin queued again (a retry asks only
+   * for the blocks still missing): a want that went unanswered, say to a browser whose connection
+   * was still opening, must not hang until the pin's timeout. @default 30_000
+   */
+  stallMs?: number;
 }
 
 /** Origins split by how we reach them. */
@@ -227,7 +233,8 @@ export class Pinner {
     }
 
     const root = CID.parse(content.cid);
-    const signal = AbortSignal.any([ctl.signal, AbortSignal.timeout(timeoutMs)]);
+    const stall = new AbortController();
+    const signal = AbortSignal.any([ctl.signal, stall.signal, AbortSignal.timeout(timeoutMs)]);
     const plan = planOrigins(JSON.parse(content.origins) as string[], peer.libp2p.peerId.toString());
     const dialled = await Promise.allSettled(
       plan.dial.map((addr) =>
@@ -252,10 +259,14 @@ export class Pinner {
 
     let rootBytes: Uint8Array | undefined;
     let sent = { blocks: -1, bytes: -1 };
+    let progressAt = Date.now();
+    const stallMs = this.#init.stallMs ?? 30_000;
     // Progress and lease renewal once a second; a removed pin or a lost lease stops the fetch.
     const ticker = setInterval(() => {
       void (async () => {
         const now = last;
+        if (now.blocks !== sent.blocks) progressAt = Date.now();
+        else if (Date.now() - progressAt > stallMs) stall.abort(new Error('stalled'));
         await db
           .updateTable('contents')
           .set({ blocks: now.blocks, dag_size: now.bytes, updated_at: Date.now() })
@@ -312,15 +323,29 @@ export class Pinner {
           await queue.finish(db, job.id, { state: 'done' });
         return;
       }
+      // No block for a while: try again shortly; the blocks it has stay, so the retry asks only for the rest.
+      // (Within the pin's time budget, counted from when it was asked for; after that it fails below.)
+      if (stall.signal.aborted && Date.now() - content.created_at < timeoutMs) {
+        log.info({ content: content.id, cid: content.cid, blocks: last.blocks }, 'pin stalled: retrying');
+        await this.#hold(
+          job,
+          content,
+          `no block arrived for ${Math.round(stallMs / 1000)} s: retrying`,
+          last
+        );
+        return;
+      }
       // Timed out while its browser is away: the blocks it has stay, and the walk resumes (asking only for
       // the missing ones) when the browser is back.
       if (signal.aborted && away()) {
         await this.#hold(job, content, 'waiting for the origin browser to connect', last);
         return;
       }
-      const details = signal.aborted
-        ? `timed out after ${Math.round(timeoutMs / 1000)} s with ${last.blocks} blocks (${last.bytes} bytes) fetched: no peer provided the rest`
-        : `could not fetch the DAG: ${(err as Error).message}`;
+      const details = stall.signal.aborted
+        ? `no block arrived for ${Math.round(stallMs / 1000)} s and the pin is older than ${Math.round(timeoutMs / 1000)} s: no peer provided the rest (${last.blocks} blocks fetched)`
+        : signal.aborted
+          ? `timed out after ${Math.round(timeoutMs / 1000)} s with ${last.blocks} blocks (${last.bytes} bytes) fetched: no peer provided the rest`
+          : `could not fetch the DAG: ${(err as Error).message}`;
       await db.transaction().execute(async (tx) => {
         await tx
           .updateTable('contents')

@@ -1,23 +1,13 @@
 // Accounts through the app in real Chromium: register with the admin invite, create and revoke an API key,
 // invite a second user, register them, and sign-in errors. Needs the built app (`npx vite build`).
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from '../helpers/service.ts';
+import { VIEWPORT, assertAppBuilt, launchBrowser } from './helpers/browser.ts';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run'
-];
 const TOKEN_PATTERN = /^EST[0-9a-f-]{36}ARY$/;
 const ALICE_PASSWORD = 'alice-Passw0rd';
 const BOB_PASSWORD = 'bob-Passw0rd';
-/** The narrowest screen the app promises to work on. */
-const VIEWPORT = { width: 360, height: 740 };
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -45,12 +35,10 @@ describe('accounts in the browser', () => {
   const pageErrors: Error[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(new URL('../../build/index.html', import.meta.url))) {
-      throw new Error('The app is not built: run `npx vite build` before this test.');
-    }
+    assertAppBuilt();
     service = await startTestService();
     origin = service.apiUrl.replace(/\/+$/, '');
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchBrowser();
     const context = await browser.newContext({ viewport: VIEWPORT });
     page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(err));

@@ -2,25 +2,14 @@
 // worker (controls the page, opens the app shell with the network off, never caches the API, drops old
 // caches), Chromium's installability check; then "My content" (paged list, copy, delete) and the content detail
 // page (pin status, empty deal list, gateway links that serve the bytes). Needs the built app (`npx vite build`).
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CID } from 'multiformats/cid';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
-
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run'
-];
-/** The narrowest screen the app promises to work on. */
-const VIEWPORT = { width: 360, height: 740 };
+import { VIEWPORT, assertAppBuilt, launchBrowser, launchPersistent } from './helpers/browser.ts';
 
 interface ManifestIcon {
   src: string;
@@ -70,18 +59,12 @@ describe('the installable app', () => {
   let profileDir: string | undefined;
 
   beforeAll(async () => {
-    if (!existsSync(new URL('../../build/index.html', import.meta.url))) {
-      throw new Error('The app is not built: run `npx vite build` before this test.');
-    }
+    assertAppBuilt();
     service = await startTestService();
     origin = service.apiUrl.replace(/\/+$/, '');
     // A persistent (not incognito) profile: what a person who installs the app has.
     profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-pwa-profile-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: '/usr/bin/chromium',
-      args: CHROMIUM_ARGS,
-      viewport: VIEWPORT
-    });
+    context = await launchPersistent(profileDir);
     page = context.pages()[0] ?? (await context.newPage());
   });
 
@@ -221,13 +204,11 @@ describe('the content pages', () => {
   const pageErrors: Error[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(new URL('../../build/index.html', import.meta.url))) {
-      throw new Error('The app is not built: run `npx vite build` before this test.');
-    }
+    assertAppBuilt();
     service = await startTestService();
     origin = service.apiUrl.replace(/\/+$/, '');
     ({ session, apiKey } = await registerUser(service.apiUrl, service.adminInvite, 'content-user'));
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    browser = await launchBrowser();
     context = await browser.newContext({ viewport: VIEWPORT });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
     page = await context.newPage();

@@ -1,24 +1,16 @@
 // Sync robustness in real Chromium (persistent profile, the real service on port 0): live pin status over
 // gossipsub, dropping local copies only once pinned, a reload in the middle of a 50 MiB transfer, and an
 // upload added while the service is down that is pinned once it is back. Needs `npx vite build`.
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deterministicBytes } from '../helpers/bytes.ts';
 import { startServiceProcess, type ServiceProcess } from '../../bench/service-process.ts';
 import { expectedCid } from './helpers/unixfs.ts';
+import { assertAppBuilt, launchPersistent } from './helpers/browser.ts';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run'
-];
 const PASSWORD = 'resumer-Passw0rd';
 const MiB = 1024 * 1024;
 
@@ -94,18 +86,12 @@ describe('sync robustness of the browser peer', () => {
   let filesDir: string | undefined;
 
   beforeAll(async () => {
-    if (!existsSync(new URL('../../build/index.html', import.meta.url))) {
-      throw new Error('The app is not built: run `npx vite build` before this test.');
-    }
+    assertAppBuilt();
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-resume-'));
     service = await startServiceProcess({ FIRTH_DATA_DIR: dataDir });
     profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-chromium-'));
     filesDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-files-'));
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: '/usr/bin/chromium',
-      args: CHROMIUM_ARGS,
-      viewport: { width: 360, height: 740 }
-    });
+    context = await launchPersistent(profileDir);
     page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${service.apiUrl}/register?invite=${encodeURIComponent(service.adminInvite)}`);
     await page.getByLabel('Username', { exact: true }).fill('resumer');

@@ -2,25 +2,16 @@
 // through the page's pickers; the page shows the CID `ipfs-unixfs-importer` computes for the same bytes, the
 // service pulls the blocks over bitswap from the page's Helia node and reports the pin pinned, and the bytes
 // come back identical from the public gateway. Needs the built app (`npx vite build`).
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deterministicBytes } from '../helpers/bytes.ts';
 import { startTestService, type TestService } from '../helpers/service.ts';
 import { expectedCid } from './helpers/unixfs.ts';
+import { assertAppBuilt, launchPersistent } from './helpers/browser.ts';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run'
-];
-const VIEWPORT = { width: 360, height: 740 };
 const PASSWORD = 'uploader-Passw0rd';
 
 interface PinStatusJson {
@@ -61,19 +52,12 @@ describe('uploading from the browser peer', () => {
   const pageErrors: Error[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(new URL('../../build/index.html', import.meta.url))) {
-      throw new Error('The app is not built: run `npx vite build` before this test.');
-    }
+    assertAppBuilt();
     service = await startTestService();
     origin = service.apiUrl.replace(/\/+$/, '');
     profileDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-chromium-'));
     filesDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-files-'));
-    // A persistent profile: IndexedDB is not squeezed by the incognito quota.
-    context = await chromium.launchPersistentContext(profileDir, {
-      executablePath: '/usr/bin/chromium',
-      args: CHROMIUM_ARGS,
-      viewport: VIEWPORT
-    });
+    context = await launchPersistent(profileDir);
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (err) => pageErrors.push(err));
 
