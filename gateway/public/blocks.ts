@@ -4,7 +4,7 @@ import type { FsBlockstore } from 'blockstore-fs';
 import type { Blockstore } from 'interface-blockstore';
 import type { CID } from 'multiformats/cid';
 import { identity } from 'multiformats/hashes/identity';
-import { collectBytes } from '../../server/content/bytes.ts';
+import toBuffer from 'it-to-buffer';
 import { SHARDING } from '../../server/content/staging.ts';
 
 /**
@@ -102,7 +102,7 @@ export function createBlockSource(init: BlockSourceInit): BlockSource {
     let bytes = await readLocal(cid);
     if (bytes == null) {
       if (options.offline === true) throw new BlockNotFoundError(`block ${cid} is not held locally`);
-      bytes = await collectBytes(init.networked.get(cid, { signal: options.signal }));
+      bytes = await toBuffer(init.networked.get(cid, { signal: options.signal }));
     }
     cache.set(key, bytes);
     return bytes;

@@ -2,7 +2,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { Kysely } from 'kysely';
 import { CID } from 'multiformats/cid';
 import type { FirthPeer } from '../../relay/peer.ts';
-import { collectBytes } from '../content/bytes.ts';
+import toBuffer from 'it-to-buffer';
 import { describeRoot, walkDag } from '../content/dag.ts';
 import type { Content, Database, Job } from '../db/schema.ts';
 import type { JobQueue } from '../jobs/queue.ts';
@@ -290,7 +290,7 @@ export class Pinner {
       const total = await walkDag(
         root,
         async (cid, o) => {
-          const bytes = await collectBytes(peer.blockstore.get(cid, { signal: o.signal }));
+          const bytes = await toBuffer(peer.blockstore.get(cid, { signal: o.signal }));
           if (cid.equals(root)) rootBytes = bytes;
           return bytes;
         },

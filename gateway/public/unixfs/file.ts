@@ -3,7 +3,7 @@ import type { PBNode } from '@ipld/dag-pb';
 import { UnixFS } from 'ipfs-unixfs';
 import type { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
-import { collectBytes } from '../../../server/content/bytes.ts';
+import toBuffer from 'it-to-buffer';
 import type { BlockSource } from '../blocks.ts';
 import { contentDisposition, etagMatches } from '../headers.ts';
 import { GatewayError, type GatewayRequest, type GatewayResponse } from '../types.ts';
@@ -150,7 +150,7 @@ export async function serveFile(init: ServeFileInit): Promise<GatewayResponse> {
   let contentType = contentTypeFromName(filename ?? init.name);
   const startsAtZero = request.type !== 'partial' || request.ranges[0]!.start === 0;
   if (init.asJson === true && contentType !== 'application/json') {
-    const bytes = await collectBytes(read(0, Math.min(SNIFF_BYTES, size)));
+    const bytes = await toBuffer(read(0, Math.min(SNIFF_BYTES, size)));
     sample = bytes;
     if (!isJson(new TextDecoder().decode(bytes), bytes.byteLength === size)) {
       throw new GatewayError(
@@ -166,7 +166,7 @@ export async function serveFile(init: ServeFileInit): Promise<GatewayResponse> {
     contentType = 'application/json';
   } else if (contentType == null && startsAtZero) {
     const limit = request.type === 'partial' ? request.ranges[0]!.end + 1 : size;
-    const bytes = await collectBytes(read(0, Math.min(SNIFF_BYTES, limit)));
+    const bytes = await toBuffer(read(0, Math.min(SNIFF_BYTES, limit)));
     sample = bytes;
     contentType = sniffContentType(bytes, bytes.byteLength === size);
   }

@@ -1,25 +1,9 @@
 import * as dagPb from '@ipld/dag-pb';
 import type { IDBBlockstore } from 'blockstore-idb';
+import toBuffer from 'it-to-buffer';
 import { CID } from 'multiformats/cid';
 
 type Blockstore = Pick<IDBBlockstore, 'get' | 'has' | 'delete'>;
-
-async function bytesOf(blockstore: Blockstore, cid: CID): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of blockstore.get(cid)) {
-    chunks.push(chunk);
-    length += chunk.length;
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
 
 /**
  * The blocks of a DAG that are in this blockstore (missing ones, and what hangs under them, are skipped: the
@@ -33,7 +17,7 @@ export async function localDag(blockstore: Blockstore, root: string): Promise<Ma
     const key = cid.toString();
     if (found.has(key) || !(await blockstore.has(cid))) continue;
     if (cid.code === dagPb.code) {
-      const bytes = await bytesOf(blockstore, cid);
+      const bytes = await toBuffer(blockstore.get(cid));
       found.set(key, bytes.length);
       for (const link of dagPb.decode(bytes).Links) stack.push(link.Hash);
     } else {
