@@ -1,4 +1,4 @@
-import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK } from './errors';
+import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK, toApiError } from './errors';
 import type { ContentItem } from './types';
 
 /** One row of `GET /api/content/stats` (Estuary's paged content list). */
@@ -101,7 +101,7 @@ export function createContentApi(init: ContentApiInit = {}): ContentApi {
     const text = await response.text();
     if (!response.ok) {
       if (response.status === 401 && token && token === init.getToken?.()) init.onUnauthorized?.();
-      throw errorOf(response, text);
+      throw toApiError(response, text);
     }
     if (text.trim() === '') return undefined as T;
     try {
@@ -124,25 +124,4 @@ export function createContentApi(init: ContentApiInit = {}): ContentApi {
       await request('DELETE', `/pinning/pins/${encodeURIComponent(requestId)}`, options);
     }
   };
-}
-
-/** Reads Estuary's envelope (and the Pinning API's, which has the same `error.reason`/`details`). */
-function errorOf(response: Response, text: string): ApiError {
-  try {
-    const parsed = JSON.parse(text) as { error?: unknown };
-    const error = parsed?.error;
-    if (typeof error === 'object' && error !== null) {
-      const { code, reason, details } = error as { code?: unknown; reason?: unknown; details?: unknown };
-      return new ApiError(
-        typeof code === 'number' ? code : response.status,
-        typeof reason === 'string' && reason ? reason : `ERR_HTTP_${response.status}`,
-        typeof details === 'string' ? details : ''
-      );
-    }
-    if (typeof error === 'string') return new ApiError(response.status, `ERR_HTTP_${response.status}`, error);
-  } catch {
-    // Not JSON: described from the status line below.
-  }
-  const status = `${response.status} ${response.statusText}`.trim();
-  return new ApiError(response.status, `ERR_HTTP_${response.status}`, `The service answered ${status}.`);
 }

@@ -63,3 +63,27 @@ function sentence(text: string): string {
   const capitalised = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
   return /[.!?…]$/.test(capitalised) ? capitalised : `${capitalised}.`;
 }
+
+/** Reads Estuary's error envelope; falls back to the status line when the body is something else. */
+export function toApiError(response: Response, text: string): ApiError {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) {
+      const error = (parsed as { error: unknown }).error;
+      if (typeof error === 'object' && error !== null) {
+        const { code, reason, details } = error as { code?: unknown; reason?: unknown; details?: unknown };
+        return new ApiError(
+          typeof code === 'number' ? code : response.status,
+          typeof reason === 'string' && reason ? reason : `ERR_HTTP_${response.status}`,
+          typeof details === 'string' ? details : ''
+        );
+      }
+      if (typeof error === 'string')
+        return new ApiError(response.status, `ERR_HTTP_${response.status}`, error);
+    }
+  } catch {
+    // Not JSON: a proxy's error page, say. Described from the status line below.
+  }
+  const status = `${response.status} ${response.statusText}`.trim();
+  return new ApiError(response.status, `ERR_HTTP_${response.status}`, `The service answered ${status}.`);
+}
