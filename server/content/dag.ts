@@ -10,9 +10,6 @@ import { sha256, sha512 } from 'multiformats/hashes/sha2';
 import type { MultihashHasher } from 'multiformats/hashes/interface';
 import { InvalidInputError } from '../errors.ts';
 
-/** Codecs whose links we can follow; blocks of other codecs are accepted as leaves. */
-export const KNOWN_CODECS = new Set([dagPb.code, raw.code, dagCbor.code, dagJson.code, json.code]);
-
 const HASHERS = new Map<number, MultihashHasher>([
   [sha256.code, sha256],
   [sha512.code, sha512]
