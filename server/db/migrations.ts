@@ -98,6 +98,126 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
         await db.schema.createIndex('jobs_content').on('jobs').column('content_id').execute();
       }
+    },
+    '0002_filecoin': {
+      async up(db) {
+        // Lease columns shared by the rows that are also work items (pieces, deals): a worker claims
+        // a row by setting lease_owner/lease_expires_at, so a crashed node's work is picked up again.
+        const leased = <T extends ReturnType<typeof id>>(table: T) =>
+          table
+            .addColumn('next_run_at', 'bigint', (c) => c.notNull())
+            .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+            .addColumn('lease_owner', 'text')
+            .addColumn('lease_expires_at', 'bigint')
+            .addColumn('created_at', 'bigint', (c) => c.notNull())
+            .addColumn('updated_at', 'bigint', (c) => c.notNull());
+
+        await id(db, 'providers')
+          .addColumn('actor_id', 'bigint', (c) => c.notNull().unique())
+          .addColumn('peer_id', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('multiaddrs', 'text', (c) => c.notNull().defaultTo('[]'))
+          .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('active', 'suspended')`))
+          .addColumn('suspend_reason', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('source', 'text', (c) => c.notNull().check(sql`source in ('admin', 'devnet')`))
+          .addColumn('ask', 'text')
+          .addColumn('ask_fetched_at', 'bigint')
+          .addColumn('ask_error', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+
+        await leased(
+          id(db, 'pieces')
+            .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('single', 'aggregate', 'shard')`))
+            .addColumn('state', 'text', (c) =>
+              c.notNull().check(sql`state in ('open', 'preparing', 'ready', 'failed')`)
+            )
+            .addColumn('content_id', 'bigint', (c) => c.references('contents.id').onDelete('cascade'))
+            .addColumn('shard_index', 'integer')
+            .addColumn('root_cid', 'text')
+            .addColumn('piece_cid', 'text')
+            .addColumn('piece_size', 'bigint')
+            .addColumn('payload_size', 'bigint')
+            .addColumn('replication', 'integer', (c) => c.notNull())
+            .addColumn('items', 'integer', (c) => c.notNull().defaultTo(0))
+            .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+            .addColumn('last_error', 'text', (c) => c.notNull().defaultTo(''))
+        ).execute();
+        await db.schema.createIndex('pieces_work').on('pieces').columns(['state', 'next_run_at']).execute();
+        await db.schema.createIndex('pieces_piece_cid').on('pieces').column('piece_cid').execute();
+
+        // Which content each piece carries, where, and (for aggregates) its inclusion proof.
+        await db.schema
+          .createTable('piece_members')
+          .addColumn('piece_id', 'bigint', (c) => c.notNull().references('pieces.id').onDelete('cascade'))
+          .addColumn('position', 'integer', (c) => c.notNull())
+          .addColumn('content_id', 'bigint', (c) => c.notNull().references('contents.id').onDelete('cascade'))
+          .addColumn('byte_offset', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('size', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('segment_piece_cid', 'text')
+          .addColumn('proof', 'text')
+          .addColumn('added_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('piece_members_pk', ['piece_id', 'position'])
+          .execute();
+        await db.schema.createIndex('piece_members_content').on('piece_members').column('content_id').execute();
+
+        await leased(
+          id(db, 'deals')
+            .addColumn('piece_id', 'bigint', (c) => c.notNull().references('pieces.id').onDelete('cascade'))
+            .addColumn('provider_actor', 'bigint', (c) => c.notNull())
+            .addColumn('uuid', 'text', (c) => c.notNull().unique())
+            .addColumn('state', 'text', (c) =>
+              c
+                .notNull()
+                .check(
+                  sql`state in ('proposing', 'accepted', 'transferring', 'transferred', 'published', 'active', 'failed', 'slashed', 'expired')`
+                )
+            )
+            .addColumn('failed_phase', 'text')
+            .addColumn('message', 'text', (c) => c.notNull().defaultTo(''))
+            .addColumn('verified', 'integer', (c) => c.notNull().defaultTo(0))
+            .addColumn('label', 'text', (c) => c.notNull().defaultTo(''))
+            .addColumn('start_epoch', 'bigint')
+            .addColumn('end_epoch', 'bigint')
+            .addColumn('price_per_epoch', 'text', (c) => c.notNull().defaultTo('0'))
+            .addColumn('provider_collateral', 'text', (c) => c.notNull().defaultTo('0'))
+            .addColumn('proposal', 'text')
+            .addColumn('proposal_cid', 'text')
+            .addColumn('signed_proposal_cid', 'text')
+            .addColumn('chain_deal_id', 'bigint')
+            .addColumn('publish_cid', 'text')
+            .addColumn('sector_start_epoch', 'bigint')
+            .addColumn('transfer_token_hash', 'text')
+            .addColumn('transfer_size', 'bigint', (c) => c.notNull().defaultTo(0))
+            .addColumn('bytes_received', 'bigint', (c) => c.notNull().defaultTo(0))
+            .addColumn('accepted_at', 'bigint')
+            .addColumn('transferred_at', 'bigint')
+            .addColumn('published_at', 'bigint')
+            .addColumn('activated_at', 'bigint')
+            .addColumn('ended_at', 'bigint')
+        ).execute();
+        await db.schema.createIndex('deals_work').on('deals').columns(['state', 'next_run_at']).execute();
+        await db.schema.createIndex('deals_piece').on('deals').column('piece_id').execute();
+        await db.schema.createIndex('deals_provider').on('deals').columns(['provider_actor', 'created_at']).execute();
+        await db.schema.createIndex('deals_chain_id').on('deals').column('chain_deal_id').execute();
+
+        // Every step of every deal, good or bad: the provider log and Estuary's failure records.
+        await id(db, 'deal_events')
+          .addColumn('deal_id', 'bigint', (c) => c.references('deals.id').onDelete('set null'))
+          .addColumn('provider_actor', 'bigint', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('ok', 'integer', (c) => c.notNull())
+          .addColumn('phase', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('message', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('deal_events_provider')
+          .on('deal_events')
+          .columns(['provider_actor', 'at'])
+          .execute();
+        await db.schema.createIndex('deal_events_at').on('deal_events').columns(['ok', 'at']).execute();
+      }
     }
   };
 }

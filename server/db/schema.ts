@@ -11,6 +11,11 @@ export interface Database {
   contents: ContentsTable;
   content_meta: ContentMetaTable;
   jobs: JobsTable;
+  providers: ProvidersTable;
+  pieces: PiecesTable;
+  piece_members: PieceMembersTable;
+  deals: DealsTable;
+  deal_events: DealEventsTable;
 }
 
 export interface ContentMetaTable {
@@ -113,3 +118,138 @@ export type Content = Selectable<ContentsTable>;
 export type NewContent = Insertable<ContentsTable>;
 export type ContentUpdate = Updateable<ContentsTable>;
 export type Job = Selectable<JobsTable>;
+
+/** Columns of rows that are also work items, claimed with a lease (see filecoin/store/leases.ts). */
+interface LeasedRow {
+  next_run_at: number;
+  attempts: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ProvidersTable {
+  id: Generated<number>;
+  /** The miner actor ID number (f0<id> / t0<id>). */
+  actor_id: number;
+  peer_id: string;
+  /** JSON array of multiaddr strings, from StateMinerInfo. */
+  multiaddrs: string;
+  state: 'active' | 'suspended';
+  suspend_reason: string;
+  /** 'devnet' providers are added automatically when the service runs the local devnet. */
+  source: 'admin' | 'devnet';
+  /** JSON of the last StorageAsk (prices as decimal attoFIL strings). */
+  ask: string | null;
+  ask_fetched_at: number | null;
+  ask_error: string;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * A piece is what a deal stores: one content's CAR ('single'), one deal-sized part of a content too
+ * large for one piece ('shard'), or an FRC-0058 aggregate of small contents ('aggregate', 'open'
+ * while it collects).
+ */
+export type PieceState = 'open' | 'preparing' | 'ready' | 'failed';
+
+export interface PiecesTable extends LeasedRow {
+  id: Generated<number>;
+  kind: 'single' | 'aggregate' | 'shard';
+  state: PieceState;
+  content_id: number | null;
+  shard_index: number | null;
+  /** The DealDataRoot sent to providers. */
+  root_cid: string | null;
+  /** CommP (baga…), padded piece size and payload bytes, once prepared. */
+  piece_cid: string | null;
+  piece_size: number | null;
+  payload_size: number | null;
+  /** Replicas wanted (the highest replication among its contents). */
+  replication: number;
+  items: number;
+  bytes: number;
+  last_error: string;
+}
+
+export interface PieceMembersTable {
+  piece_id: number;
+  position: number;
+  content_id: number;
+  /** Where the member's bytes start in the piece payload (aggregates) and how many. */
+  byte_offset: number;
+  size: number;
+  segment_piece_cid: string | null;
+  /** JSON inclusion proof (FRC-0058) for members of aggregates. */
+  proof: string | null;
+  added_at: number;
+}
+
+/**
+ * One storage deal with one provider, as an explicit state machine:
+ * proposing → accepted → transferring → transferred → published → active,
+ * or failed (with the phase it failed in) / slashed / expired.
+ */
+export type DealState =
+  | 'proposing'
+  | 'accepted'
+  | 'transferring'
+  | 'transferred'
+  | 'published'
+  | 'active'
+  | 'failed'
+  | 'slashed'
+  | 'expired';
+
+export interface DealsTable extends LeasedRow {
+  id: Generated<number>;
+  piece_id: number;
+  provider_actor: number;
+  /** The Boost deal UUID, chosen and stored before the proposal is sent (so a crash never duplicates). */
+  uuid: string;
+  state: DealState;
+  failed_phase: string | null;
+  message: string;
+  verified: number;
+  label: string;
+  start_epoch: number | null;
+  end_epoch: number | null;
+  price_per_epoch: string;
+  provider_collateral: string;
+  /** The signed ClientDealProposal as hex CBOR, so a resend carries the identical proposal. */
+  proposal: string | null;
+  proposal_cid: string | null;
+  signed_proposal_cid: string | null;
+  chain_deal_id: number | null;
+  publish_cid: string | null;
+  sector_start_epoch: number | null;
+  /** base64url(SHA-256) of the per-deal bearer token for the deal-data endpoint. */
+  transfer_token_hash: string | null;
+  transfer_size: number;
+  bytes_received: number;
+  accepted_at: number | null;
+  transferred_at: number | null;
+  published_at: number | null;
+  activated_at: number | null;
+  ended_at: number | null;
+}
+
+export interface DealEventsTable {
+  id: Generated<number>;
+  deal_id: number | null;
+  provider_actor: number;
+  /** proposed, accepted, rejected, transferred, published, activated, failed, slashed, expired, … */
+  kind: string;
+  ok: number;
+  phase: string;
+  message: string;
+  at: number;
+}
+
+export type Provider = Selectable<ProvidersTable>;
+export type Piece = Selectable<PiecesTable>;
+export type PieceMember = Selectable<PieceMembersTable>;
+export type Deal = Selectable<DealsTable>;
+export type DealEvent = Selectable<DealEventsTable>;
