@@ -2,8 +2,6 @@
 // CAR sits in the aggregate's payload, the index of segments at the end, and inclusion proofs.
 import { Aggregate, Fr32, Inclusion, Piece, Segment, type PieceLink } from '@web3-storage/data-segment';
 
-const NODE_SIZE = 32n;
-
 export interface AggregateMember {
   /** The member's own piece (v2 piece CID, bafkz…: carries its height and padding). */
   segmentPiece: PieceLink;

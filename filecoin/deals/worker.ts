@@ -1,0 +1,352 @@
+// Drives each deal through its state machine (states.ts). Every deal row is a leased work item:
+// the worker claims due deals, does one step for each (propose, poll the provider, check the
+// chain), records the outcome and when to look again. The UUID and the signed proposal are saved
+// before anything is sent, so a crash between "sent" and "recorded" is resolved by asking the
+// provider about that same UUID — never by proposing a second deal.
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database, Deal, DealState } from '../../server/db/schema.ts';
+import type { Leases } from '../store/leases.ts';
+import { hashTransferToken } from './deal-data.ts';
+import type { DealNetwork, ProposalTerms } from './network.ts';
+import { canMove, stateForCheckpoint, WORKED } from './states.ts';
+
+export interface DealPolicy {
+  /** Deal length in epochs. @default 1_555_200 (540 days) */
+  durationEpochs: number;
+  /** Epochs between now and StartEpoch (room for sealing; Boost wants ≥ 2880). @default 5760 */
+  startDelayEpochs: number;
+  /** Prefer verified (FIL+) deals when the wallet has DataCap. @default true */
+  verified: boolean;
+  /** Where providers pull from: `${dealDataUrl}/deal-data/<uuid>`. */
+  dealDataUrl: string;
+  /** How often in-flight deals are polled. @default 30_000 */
+  pollMs: number;
+  /** How often active deals are checked on chain. @default 10 min */
+  activeCheckMs: number;
+  /** Attempts to reach a provider for a proposal before giving up on it. @default 3 */
+  proposeAttempts: number;
+}
+
+export interface DealWorkerInit {
+  db: Kysely<Database>;
+  leases: Leases;
+  network: DealNetwork;
+  policy: DealPolicy;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+}
+
+export interface DealWorker {
+  /** One step for up to `limit` due deals, concurrently; returns how many it stepped. */
+  runOnce(limit?: number, options?: { signal?: AbortSignal }): Promise<number>;
+}
+
+interface Step {
+  state?: DealState;
+  set?: Partial<Omit<Deal, 'id'>>;
+  event?: { kind: string; ok: boolean; phase?: string; message?: string };
+  /** ms until the next look. */
+  nextInMs: number;
+  /** The piece should recount its replicas now. */
+  pokePiece?: boolean;
+}
+
+const GiB = 2n ** 30n;
+
+export function createDealWorker(init: DealWorkerInit): DealWorker {
+  const { db, leases, network, policy } = init;
+
+  async function propose(deal: Deal): Promise<Step> {
+    const piece = await db
+      .selectFrom('pieces')
+      .selectAll()
+      .where('id', '=', deal.piece_id)
+      .executeTakeFirstOrThrow();
+    if (deal.proposal != null) {
+      // We may have sent it before a crash: the provider's view of this UUID decides.
+      try {
+        const status = await network.status(deal.provider_actor, deal.uuid);
+        if (status.error === '' || !/no storage deal found/i.test(status.error))
+          return fromStatus(deal, status);
+      } catch {
+        // unreachable: fall through and resend the same signed proposal
+      }
+    }
+    const head = await network.head();
+    const ask = await network.ask(deal.provider_actor);
+    const pieceSize = Number(piece.piece_size);
+    let verified = deal.verified === 1 && policy.verified;
+    if (verified) {
+      const cap = await network.dataCap();
+      if (cap == null || cap < BigInt(pieceSize)) verified = false;
+    }
+    const pricePerGiB = verified ? ask.verifiedPrice : ask.price;
+    const pricePerEpoch = (pricePerGiB * BigInt(pieceSize) + GiB - 1n) / GiB;
+    const bounds = await network.collateralBounds(pieceSize, verified);
+    // Boost accepts [min, 2·min]; Lotus's min is already 110 % of the actor's. Boost's CLI offers 6/5.
+    const providerCollateral = (bounds.min * 6n) / 5n;
+    const startEpoch = head + policy.startDelayEpochs;
+    const terms: ProposalTerms = {
+      pieceCid: piece.piece_cid!,
+      pieceSize,
+      verified,
+      provider: deal.provider_actor,
+      label: piece.kind === 'aggregate' ? piece.piece_cid! : piece.root_cid!,
+      startEpoch,
+      endEpoch: startEpoch + policy.durationEpochs,
+      pricePerEpoch,
+      providerCollateral
+    };
+    await network.ensureEscrow(pricePerEpoch * BigInt(policy.durationEpochs));
+    const signed = await network.sign(terms);
+    const token = randomBytes(32).toString('base64url');
+    // Saved before sending: a crash after this point resends or resumes, never duplicates.
+    await db
+      .updateTable('deals')
+      .set({
+        verified: verified ? 1 : 0,
+        label: terms.label,
+        start_epoch: terms.startEpoch,
+        end_epoch: terms.endEpoch,
+        price_per_epoch: pricePerEpoch.toString(),
+        provider_collateral: providerCollateral.toString(),
+        proposal: signed.hex,
+        proposal_cid: signed.proposalCid,
+        signed_proposal_cid: signed.signedProposalCid,
+        transfer_token_hash: hashTransferToken(token),
+        transfer_size: Number(piece.payload_size),
+        updated_at: Date.now()
+      })
+      .where('id', '=', deal.id)
+      .execute();
+    const response = await network.propose(deal.provider_actor, {
+      uuid: deal.uuid,
+      signed,
+      dealDataRoot: piece.root_cid!,
+      transfer: {
+        url: `${policy.dealDataUrl}/deal-data/${deal.uuid}`,
+        headers: { Authorization: `Bearer ${token}` },
+        size: Number(piece.payload_size)
+      }
+    });
+    if (!response.accepted) {
+      return {
+        state: 'failed',
+        set: { failed_phase: 'propose', message: response.message },
+        event: { kind: 'rejected', ok: false, phase: 'propose', message: response.message },
+        nextInMs: 0,
+        pokePiece: true
+      };
+    }
+    return {
+      state: 'accepted',
+      set: { accepted_at: Date.now(), message: '' },
+      event: { kind: 'accepted', ok: true, phase: 'propose' },
+      nextInMs: Math.min(policy.pollMs, 2000)
+    };
+  }
+
+  function fromStatus(deal: Deal, status: Awaited<ReturnType<DealNetwork['status']>>): Step {
+    const set: Partial<Omit<Deal, 'id'>> = {
+      bytes_received: status.bytesReceived,
+      transfer_size: status.transferSize || deal.transfer_size
+    };
+    if (status.chainDealId != null && status.chainDealId > 0) set.chain_deal_id = status.chainDealId;
+    if (status.publishCid != null) set.publish_cid = status.publishCid;
+    if (status.error !== '') {
+      const phase =
+        status.checkpoint === 'Accepted'
+          ? 'transfer'
+          : status.checkpoint === 'Transferred'
+            ? 'publish'
+            : 'seal';
+      return {
+        state: 'failed',
+        set: { ...set, failed_phase: phase, message: status.error },
+        event: { kind: 'failed', ok: false, phase, message: status.error },
+        nextInMs: 0,
+        pokePiece: true
+      };
+    }
+    const state = stateForCheckpoint(status.checkpoint, status.bytesReceived > 0);
+    return { state, set, nextInMs: policy.pollMs };
+  }
+
+  async function poll(deal: Deal): Promise<Step> {
+    const head = await network.head();
+    let step: Step = { nextInMs: policy.pollMs };
+    if (deal.chain_deal_id == null) {
+      try {
+        step = fromStatus(deal, await network.status(deal.provider_actor, deal.uuid));
+      } catch (err) {
+        step = {
+          nextInMs: policy.pollMs,
+          set: { message: `provider unreachable: ${(err as Error).message}` }
+        };
+      }
+      if (step.state === 'failed') return step;
+    }
+    const dealId = step.set?.chain_deal_id ?? deal.chain_deal_id;
+    if (dealId != null) {
+      const onChain = await network.chainDeal(dealId);
+      if (onChain == null) {
+        return failed(
+          'activation',
+          `deal ${dealId} is not on chain (not activated before its start epoch, or terminated)`
+        );
+      }
+      if (onChain.sectorStartEpoch >= 0) {
+        return {
+          state: 'active',
+          set: {
+            ...step.set,
+            chain_deal_id: dealId,
+            sector_start_epoch: onChain.sectorStartEpoch,
+            activated_at: Date.now(),
+            message: ''
+          },
+          event: { kind: 'activated', ok: true, phase: 'seal' },
+          nextInMs: policy.activeCheckMs,
+          pokePiece: true
+        };
+      }
+      step = {
+        ...step,
+        state: step.state === undefined || step.state === 'published' ? 'published' : step.state
+      };
+      if (deal.published_at == null) {
+        step.set = { ...step.set, chain_deal_id: dealId, published_at: Date.now() };
+        step.event = { kind: 'published', ok: true, phase: 'publish' };
+      }
+    }
+    // Boost's rule: not active by the start epoch means it never will be.
+    if (deal.start_epoch != null && head > deal.start_epoch) {
+      return failed('activation', `not activated by start epoch ${deal.start_epoch} (head ${head})`);
+    }
+    if (step.state === 'transferred' && deal.transferred_at == null) {
+      step.set = { ...step.set, transferred_at: Date.now() };
+      step.event = { kind: 'transferred', ok: true, phase: 'transfer' };
+    }
+    return step;
+  }
+
+  async function checkActive(deal: Deal): Promise<Step> {
+    const head = await network.head();
+    const onChain = await network.chainDeal(deal.chain_deal_id!);
+    if (onChain == null || onChain.slashEpoch >= 0) {
+      if (deal.end_epoch != null && head >= deal.end_epoch) {
+        return {
+          state: 'expired',
+          set: { ended_at: Date.now() },
+          event: { kind: 'expired', ok: true },
+          nextInMs: 0,
+          pokePiece: true
+        };
+      }
+      return {
+        state: 'slashed',
+        set: { ended_at: Date.now(), message: 'terminated on chain before its end epoch' },
+        event: { kind: 'slashed', ok: false, phase: 'active', message: 'terminated before its end epoch' },
+        nextInMs: 0,
+        pokePiece: true
+      };
+    }
+    // Close to its end: let the replicator line up a replacement (it counts expiring deals as gone).
+    return { nextInMs: policy.activeCheckMs, pokePiece: onChain.endEpoch - head < 60_480 };
+  }
+
+  function failed(phase: string, message: string): Step {
+    return {
+      state: 'failed',
+      set: { failed_phase: phase, message },
+      event: { kind: 'failed', ok: false, phase, message },
+      nextInMs: 0,
+      pokePiece: true
+    };
+  }
+
+  async function step(deal: Deal): Promise<Step> {
+    try {
+      if (deal.state === 'proposing') return await propose(deal);
+      if (deal.state === 'active') return await checkActive(deal);
+      return await poll(deal);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (deal.state === 'proposing') {
+        const attempts = deal.attempts + 1;
+        await db.updateTable('deals').set({ attempts }).where('id', '=', deal.id).execute();
+        if (attempts >= policy.proposeAttempts) return failed('propose', message);
+        return { set: { message }, nextInMs: 5000 * 2 ** attempts };
+      }
+      init.log.warn({ dealId: deal.id, err: message }, 'deal step failed; will retry');
+      return { set: { message }, nextInMs: policy.pollMs };
+    }
+  }
+
+  async function apply(deal: Deal, result: Step): Promise<void> {
+    const now = Date.now();
+    const to =
+      result.state != null && result.state !== deal.state && canMove(deal.state, result.state)
+        ? result.state
+        : undefined;
+    await db.transaction().execute(async (tx) => {
+      const updated = await tx
+        .updateTable('deals')
+        .set({
+          ...result.set,
+          ...(to != null ? { state: to } : {}),
+          next_run_at: now + result.nextInMs,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: now
+        })
+        .where('id', '=', deal.id)
+        .where('lease_owner', '=', leases.owner)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1) return; // lost the lease: someone else owns it now
+      if (
+        result.event != null &&
+        (to != null || result.event.kind === 'published' || result.event.kind === 'transferred')
+      ) {
+        await tx
+          .insertInto('deal_events')
+          .values({
+            deal_id: deal.id,
+            provider_actor: deal.provider_actor,
+            kind: result.event.kind,
+            ok: result.event.ok ? 1 : 0,
+            phase: result.event.phase ?? '',
+            message: result.event.message ?? '',
+            at: now
+          })
+          .execute();
+      }
+      if (result.pokePiece) {
+        await tx
+          .updateTable('pieces')
+          .set({ next_run_at: now })
+          .where('id', '=', deal.piece_id)
+          .where('state', '=', 'ready')
+          .execute();
+      }
+    });
+    if (to === 'failed' || to === 'slashed') {
+      init.log.warn(
+        { dealId: deal.id, provider: deal.provider_actor, state: to, message: result.set?.message },
+        'deal ended badly'
+      );
+    } else if (to != null) {
+      init.log.info({ dealId: deal.id, provider: deal.provider_actor, state: to }, 'deal moved');
+    }
+  }
+
+  return {
+    async runOnce(limit = 16) {
+      const ids = await leases.claim('deals', WORKED, limit);
+      if (ids.length === 0) return 0;
+      const deals = await db.selectFrom('deals').selectAll().where('id', 'in', ids).execute();
+      await Promise.all(deals.map(async (deal) => apply(deal, await step(deal))));
+      return deals.length;
+    }
+  };
+}

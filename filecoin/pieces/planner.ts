@@ -1,0 +1,201 @@
+// Decides which piece each pinned content goes into. Content of at least `minDealBytes` gets a
+// piece of its own; smaller content joins the open aggregate, which is flushed when it holds
+// `aggregateTargetBytes` or when its oldest member has waited `aggregateMaxWaitMs` — so no upload
+// waits forever for enough neighbours (Estuary's staging zones closed only at 1.1 GB).
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Dialect } from '../../server/db/migrations.ts';
+import type { Database } from '../../server/db/schema.ts';
+
+export interface PlannerInit {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Content at or above this many DAG bytes is dealt alone. */
+  minDealBytes: number;
+  /** An aggregate is flushed once it holds this many bytes. */
+  aggregateTargetBytes: number;
+  /** …or once its oldest member has waited this long. */
+  aggregateMaxWaitMs: number;
+  /** Most members in one aggregate (bounded by the index size of the piece). */
+  aggregateMaxItems?: number;
+}
+
+export interface PlanResult {
+  singles: number;
+  aggregated: number;
+  flushed: number;
+}
+
+export interface Planner {
+  /** Places up to `limit` unplaced pinned contents and flushes aggregates that are due. */
+  planOnce(limit?: number): Promise<PlanResult>;
+}
+
+// One planner at a time across nodes (PostgreSQL advisory lock; SQLite has one writer anyway).
+const PLANNER_LOCK = 0x46495254; // 'FIRT'
+
+export function createPlanner(init: PlannerInit): Planner {
+  const { db } = init;
+  const maxItems = init.aggregateMaxItems ?? 4096;
+
+  async function lock(tx: Transaction<Database>): Promise<boolean> {
+    if (init.dialect !== 'postgres') return true;
+    const { rows } = await sql<{
+      locked: boolean;
+    }>`select pg_try_advisory_xact_lock(${PLANNER_LOCK}) as locked`.execute(tx);
+    return rows[0]?.locked === true;
+  }
+
+  return {
+    async planOnce(limit = 500) {
+      return db.transaction().execute(async (tx) => {
+        const result: PlanResult = { singles: 0, aggregated: 0, flushed: 0 };
+        if (!(await lock(tx))) return result;
+        const now = Date.now();
+        const unplaced = await tx
+          .selectFrom('contents')
+          .select(['id', 'cid', 'dag_size', 'replication'])
+          .where('pin_status', '=', 'pinned')
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('piece_members')
+                  .select('piece_id')
+                  .whereRef('piece_members.content_id', '=', 'contents.id')
+              )
+            )
+          )
+          .orderBy('id')
+          .limit(limit)
+          .execute();
+
+        for (const content of unplaced) {
+          const size = Number(content.dag_size);
+          if (size >= init.minDealBytes) {
+            const piece = await tx
+              .insertInto('pieces')
+              .values({
+                kind: 'single',
+                state: 'preparing',
+                content_id: content.id,
+                root_cid: content.cid,
+                replication: content.replication,
+                items: 1,
+                bytes: size,
+                last_error: '',
+                next_run_at: now,
+                attempts: 0,
+                created_at: now,
+                updated_at: now
+              })
+              .returning('id')
+              .executeTakeFirstOrThrow();
+            await tx
+              .insertInto('piece_members')
+              .values({
+                piece_id: piece.id,
+                position: 0,
+                content_id: content.id,
+                byte_offset: 0,
+                size: 0,
+                added_at: now
+              })
+              .execute();
+            result.singles++;
+            continue;
+          }
+          let open = await tx
+            .selectFrom('pieces')
+            .select(['id', 'items', 'bytes', 'replication'])
+            .where('kind', '=', 'aggregate')
+            .where('state', '=', 'open')
+            .orderBy('id')
+            .executeTakeFirst();
+          if (
+            open != null &&
+            (open.items >= maxItems || Number(open.bytes) + size > init.aggregateTargetBytes * 2)
+          ) {
+            await flush(tx, open.id, now);
+            result.flushed++;
+            open = undefined;
+          }
+          if (open == null) {
+            open = await tx
+              .insertInto('pieces')
+              .values({
+                kind: 'aggregate',
+                state: 'open',
+                replication: content.replication,
+                items: 0,
+                bytes: 0,
+                last_error: '',
+                next_run_at: now,
+                attempts: 0,
+                created_at: now,
+                updated_at: now
+              })
+              .returning(['id', 'items', 'bytes', 'replication'])
+              .executeTakeFirstOrThrow();
+          }
+          await tx
+            .insertInto('piece_members')
+            .values({
+              piece_id: open.id,
+              position: open.items,
+              content_id: content.id,
+              byte_offset: 0,
+              size: 0,
+              added_at: now
+            })
+            .execute();
+          await tx
+            .updateTable('pieces')
+            .set({
+              items: open.items + 1,
+              bytes: Number(open.bytes) + size,
+              // An aggregate is replicated as much as its most demanding member asks.
+              replication: Math.max(open.replication, content.replication),
+              updated_at: now
+            })
+            .where('id', '=', open.id)
+            .execute();
+          result.aggregated++;
+        }
+
+        // Flush open aggregates that are full enough or have waited long enough.
+        const due = await tx
+          .selectFrom('pieces')
+          .select(['pieces.id', 'pieces.bytes'])
+          .where('kind', '=', 'aggregate')
+          .where('state', '=', 'open')
+          .where((eb) =>
+            eb.or([
+              eb('bytes', '>=', init.aggregateTargetBytes),
+              eb(
+                'id',
+                'in',
+                eb
+                  .selectFrom('piece_members')
+                  .select('piece_id')
+                  .where('added_at', '<=', now - init.aggregateMaxWaitMs)
+              )
+            ])
+          )
+          .execute();
+        for (const piece of due) {
+          await flush(tx, piece.id, now);
+          result.flushed++;
+        }
+        return result;
+      });
+    }
+  };
+}
+
+async function flush(tx: Transaction<Database>, pieceId: number, now: number): Promise<void> {
+  await tx
+    .updateTable('pieces')
+    .set({ state: 'preparing', next_run_at: now, updated_at: now })
+    .where('id', '=', pieceId)
+    .where('state', '=', 'open')
+    .execute();
+}
