@@ -1,0 +1,158 @@
+// Prepares pieces for deals: streams each content's CAR out of the blockstore (re-hashing every
+// block), computes CommP while streaming, and for aggregates lays the members out (FRC-0058) and
+// keeps each member's inclusion proof. A piece in `preparing` is a leased work item, so a crash
+// mid-way just means another worker (or this one after restart) prepares it again.
+import type { Kysely } from 'kysely';
+import { CID } from 'multiformats/cid';
+import type { Database } from '../../server/db/schema.ts';
+import { commp, padPieceCid } from '../commp/index.ts';
+import type { Leases } from '../store/leases.ts';
+import { fitAggregate, type AggregateMember } from './aggregate.ts';
+import { contentCar, type LoadBlock } from './car.ts';
+
+export interface PreparerInit {
+  db: Kysely<Database>;
+  leases: Leases;
+  load: LoadBlock;
+  /** Pieces are padded up to at least this size, so providers' minimum piece sizes are met. @default 256 */
+  minPieceSize: number;
+  log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  onProgress?: (evt: { type: 'firth:piece:prepared'; pieceId: number; pieceCid: string }) => void;
+}
+
+export interface Preparer {
+  /** Prepares up to `limit` due pieces; returns how many it finished. */
+  runOnce(limit?: number, options?: { signal?: AbortSignal }): Promise<number>;
+}
+
+const MAX_ATTEMPTS = 5;
+
+export function createPreparer(init: PreparerInit): Preparer {
+  const { db, leases } = init;
+
+  async function prepare(pieceId: number, signal?: AbortSignal): Promise<void> {
+    const piece = await db
+      .selectFrom('pieces')
+      .selectAll()
+      .where('id', '=', pieceId)
+      .executeTakeFirstOrThrow();
+    const members = await db
+      .selectFrom('piece_members')
+      .innerJoin('contents', 'contents.id', 'piece_members.content_id')
+      .select(['piece_members.position', 'piece_members.content_id', 'contents.cid'])
+      .where('piece_members.piece_id', '=', pieceId)
+      .orderBy('piece_members.position')
+      .execute();
+    if (members.length === 0) throw new Error(`piece ${pieceId} has no members`);
+    const now = () => Date.now();
+
+    if (piece.kind === 'single') {
+      const info = await commp(contentCar(CID.parse(members[0]!.cid), init.load, { signal }), { signal });
+      const pieceSize = Math.max(info.pieceSize, init.minPieceSize);
+      const pieceCid =
+        pieceSize > info.pieceSize ? padPieceCid(info.pieceCid, info.pieceSize, pieceSize) : info.pieceCid;
+      await db.transaction().execute(async (tx) => {
+        await tx
+          .updateTable('piece_members')
+          .set({ size: info.payloadSize })
+          .where('piece_id', '=', pieceId)
+          .execute();
+        await tx
+          .updateTable('pieces')
+          .set({
+            state: 'ready',
+            piece_cid: pieceCid.toString(),
+            piece_size: pieceSize,
+            payload_size: info.payloadSize,
+            last_error: '',
+            next_run_at: now(),
+            lease_owner: null,
+            lease_expires_at: null,
+            updated_at: now()
+          })
+          .where('id', '=', pieceId)
+          .where('lease_owner', '=', leases.owner)
+          .execute();
+      });
+      init.onProgress?.({ type: 'firth:piece:prepared', pieceId, pieceCid: pieceCid.toString() });
+      return;
+    }
+
+    // Aggregate: each member's own piece first, then the layout.
+    const segments: AggregateMember[] = [];
+    for (const member of members) {
+      const info = await commp(contentCar(CID.parse(member.cid), init.load, { signal }), { signal });
+      segments.push({ segmentPiece: info.pieceCidV2 as never, payloadSize: info.payloadSize });
+    }
+    const layout = fitAggregate(segments, init.minPieceSize);
+    await db.transaction().execute(async (tx) => {
+      for (const [i, member] of members.entries()) {
+        await tx
+          .updateTable('piece_members')
+          .set({
+            byte_offset: layout.offsets[i]!,
+            size: segments[i]!.payloadSize,
+            segment_piece_cid: String(segments[i]!.segmentPiece),
+            proof: layout.proofs[i]!
+          })
+          .where('piece_id', '=', pieceId)
+          .where('position', '=', member.position)
+          .execute();
+      }
+      await tx
+        .updateTable('pieces')
+        .set({
+          state: 'ready',
+          root_cid: layout.pieceCidV1,
+          piece_cid: layout.pieceCidV1,
+          piece_size: layout.pieceSize,
+          payload_size: layout.payloadSize,
+          last_error: '',
+          next_run_at: now(),
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: now()
+        })
+        .where('id', '=', pieceId)
+        .where('lease_owner', '=', leases.owner)
+        .execute();
+    });
+    init.onProgress?.({ type: 'firth:piece:prepared', pieceId, pieceCid: layout.pieceCidV1 });
+  }
+
+  return {
+    async runOnce(limit = 2, options = {}) {
+      const ids = await leases.claim('pieces', ['preparing'], limit);
+      let done = 0;
+      for (const id of ids) {
+        try {
+          await prepare(id, options.signal);
+          done++;
+        } catch (err) {
+          if (options.signal?.aborted) {
+            await leases.release('pieces', id, Date.now());
+            throw err;
+          }
+          const message = (err as Error).message;
+          const row = await db
+            .updateTable('pieces')
+            .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: message, updated_at: Date.now() }))
+            .where('id', '=', id)
+            .returning('attempts')
+            .executeTakeFirst();
+          const attempts = row?.attempts ?? MAX_ATTEMPTS;
+          if (attempts >= MAX_ATTEMPTS) {
+            await db.updateTable('pieces').set({ state: 'failed' }).where('id', '=', id).execute();
+            await leases.release('pieces', id, Date.now());
+            init.log.warn({ pieceId: id, err: message }, 'piece preparation failed for good');
+          } else {
+            // Back off: 30 s, 1 min, 2 min, 4 min.
+            await leases.release('pieces', id, Date.now() + 30_000 * 2 ** (attempts - 1));
+            init.log.warn({ pieceId: id, attempts, err: message }, 'piece preparation failed; will retry');
+          }
+        }
+      }
+      return done;
+    }
+  };
+}
