@@ -1,7 +1,9 @@
 // `npm run bench -- <name>`: runs one benchmark script from this folder and prints its table.
 const BENCHES: Record<string, string> = {
   upload: './upload.ts',
-  gateway: './gateway.ts'
+  gateway: './gateway.ts',
+  commp: './commp.ts',
+  browser: './browser.ts'
 };
 
 const name = process.argv[2];

@@ -4,6 +4,9 @@ import type { ContentQueries } from '../../server/content/queries.ts';
 import type { UploadContext } from '../../server/content/upload.ts';
 import type { Pins } from '../../server/pinning/pins.ts';
 import type { FirthPeer } from '../../relay/peer.ts';
+import type { DealDataSource } from '../../filecoin/deals/deal-data.ts';
+import type { FilecoinClient } from '../../filecoin/index.ts';
+import type { DealsApi } from '../../filecoin/deals/api.ts';
 
 /** What the API's routes can reach: domain services only, no database handles. */
 export interface ApiContext {
@@ -17,4 +20,10 @@ export interface ApiContext {
   addresses(): string[];
   /** Base URL of the public gateway, for `retrieval_url`. */
   gatewayUrl(): string;
+  /** Where providers pull deal data from; absent when no Filecoin network is configured. */
+  dealData?: DealDataSource;
+  /** Wallet, escrow and Lotus; absent when no Filecoin network is configured (admin wallet routes answer 503). */
+  filecoin?: FilecoinClient;
+  /** Deal queries, provider list and estimates; absent when no Filecoin network is configured (deal routes answer 503). */
+  deals?: DealsApi;
 }

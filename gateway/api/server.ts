@@ -7,12 +7,16 @@ import fastifyStatic from '@fastify/static';
 import Fastify from 'fastify';
 import type { Logger } from '../../server/log.ts';
 import { hashToken } from '../../server/accounts/tokens.ts';
+import { attachBenchWsSink } from './bench-ws-sink.ts';
 import { errorHandler, toErrorBody } from './errors.ts';
 import type { ApiContext } from './context.ts';
 import { accountRoutes } from './routes/accounts.ts';
 import { contentRoutes } from './routes/content.ts';
 import { netRoutes } from './routes/net.ts';
 import { pinningRoutes } from './routes/pinning.ts';
+import { dealDataRoutes } from './routes/deal-data.ts';
+import { adminWalletRoutes } from './admin-wallet.ts';
+import { dealsRoutes } from './routes/deals.ts';
 
 /**
  * The app's origin: the JSON API under /api and the built SvelteKit app at / with SPA fallback.
@@ -27,6 +31,8 @@ export async function buildApiServer(ctx: ApiContext, log: Logger) {
     forceCloseConnections: 'idle'
   });
   app.setErrorHandler(errorHandler);
+  // Bench-only raw-WebSocket baseline (bench/browser.ts); off unless the env var is set.
+  if (process.env.FIRTH_BENCH_WS_SINK === '1') attachBenchWsSink(app.server);
   app.decorateRequest('auth', undefined);
 
   await app.register(
@@ -73,6 +79,8 @@ export async function buildApiServer(ctx: ApiContext, log: Logger) {
       await accountRoutes(api, ctx);
       await contentRoutes(api, ctx);
       await pinningRoutes(api, ctx);
+      await adminWalletRoutes(api, ctx);
+      await dealsRoutes(api, ctx);
       api.setNotFoundHandler((req, reply) => {
         const { status, body } = toErrorBody(
           Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404 }),
@@ -83,6 +91,9 @@ export async function buildApiServer(ctx: ApiContext, log: Logger) {
     },
     { prefix: '/api' }
   );
+
+  const dealData = ctx.dealData;
+  if (dealData != null) await app.register(async (scope) => dealDataRoutes(scope, dealData));
 
   const appDir = ctx.config.appDir;
   const indexHtml = path.join(appDir, 'index.html');
