@@ -217,6 +217,8 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .columns(['provider_actor', 'at'])
           .execute();
         await db.schema.createIndex('deal_events_at').on('deal_events').columns(['ok', 'at']).execute();
+        await db.schema.createIndex('deal_events_deal').on('deal_events').column('deal_id').execute();
+        await db.schema.createIndex('deals_created').on('deals').column('created_at').execute();
       }
     }
   };

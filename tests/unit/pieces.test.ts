@@ -44,7 +44,7 @@ describe('piece payloads', () => {
 
   it('fails the CAR when a block is missing or corrupted', async () => {
     const { root, blockstore, load } = await importBytes(deterministicBytes('corrupt', 3 * 1024 * 1024));
-    const leaves = [];
+    const leaves: CID[] = [];
     for await (const { cid } of blockstore.getAll()) if (!cid.equals(root)) leaves.push(cid);
     const corrupt = async (cid: CID) => {
       const bytes = await load(cid);
