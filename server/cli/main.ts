@@ -5,6 +5,14 @@ import { openDatabase } from '../db/database.ts';
 import { FirthError } from '../errors.ts';
 import { startFirth } from '../firth.ts';
 import { releaseNativeTransports } from '../../relay/peer.ts';
+import { createLotusClient } from '../../filecoin/lotus/client.ts';
+import {
+  importWallet,
+  networkOf,
+  openWallet,
+  WalletError,
+  type WalletNetwork
+} from '../../filecoin/wallet/index.ts';
 
 const USAGE = `firth — put data on IPFS and Filecoin
 
@@ -12,6 +20,11 @@ Usage:
   firth serve                       start the service (what npm start runs)
   firth invite create [--admin] [--code CODE]
                                     make an invite code; --admin: its account is an admin
+  firth wallet address              print the service's Filecoin wallet address
+  firth wallet import <hex|-> [--force]
+                                    use a Lotus key export (\`lotus wallet export\`, or - to
+                                    read it from stdin) as the wallet; --force replaces a
+                                    different existing key
   firth help
 
 Configuration comes from FIRTH_* environment variables (see README.md).`;
@@ -24,6 +37,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serve();
       case 'invite':
         return await invite(rest);
+      case 'wallet':
+        return await wallet(rest);
       case undefined:
       case 'help':
       case '--help':
@@ -35,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof FirthError) {
+    if (err instanceof ConfigError || err instanceof FirthError || err instanceof WalletError) {
       process.stderr.write(`firth: ${err.message}\n`);
       return 1;
     }
@@ -92,4 +107,56 @@ async function invite(args: string[]): Promise<number> {
   } finally {
     await database.close();
   }
+}
+
+/** f-addresses on mainnet, t-addresses elsewhere: asks FIRTH_LOTUS_URL when set (the devnet is 't'). */
+async function walletNetwork(config: ReturnType<typeof loadConfig>): Promise<WalletNetwork> {
+  if (config.lotusUrl == null) return 'testnet';
+  const lotus = createLotusClient({ url: config.lotusUrl, token: config.lotusToken, timeoutMs: 10_000 });
+  try {
+    return networkOf(await lotus.stateNetworkName());
+  } catch (err) {
+    process.stderr.write(
+      `firth: could not ask ${config.lotusUrl} for the network (${(err as Error).message}); assuming mainnet\n`
+    );
+    return 'mainnet';
+  }
+}
+
+async function wallet(args: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { force: { type: 'boolean', default: false } }
+  });
+  const config = loadConfig();
+  if (positionals[0] === 'address' && positionals.length === 1) {
+    const w = await openWallet({
+      dataDir: config.dataDir,
+      network: await walletNetwork(config),
+      importKey: config.walletKey
+    });
+    process.stdout.write(w.address + '\n');
+    return 0;
+  }
+  if (positionals[0] === 'import' && positionals.length === 2) {
+    const { wallet: w, replaced } = await importWallet({
+      dataDir: config.dataDir,
+      // `-` reads the key from stdin, keeping it out of shell history and process listings.
+      hex: positionals[1] === '-' ? await readStdin() : positionals[1]!,
+      force: values.force,
+      network: await walletNetwork(config)
+    });
+    process.stderr.write(replaced ? 'Wallet key replaced.\n' : 'Wallet key imported.\n');
+    process.stdout.write(w.address + '\n');
+    return 0;
+  }
+  process.stderr.write('usage: firth wallet address | firth wallet import <hex> [--force]\n');
+  return 2;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').trim();
 }

@@ -1,0 +1,2 @@
+export * from './cbor.ts';
+export * from './client.ts';
