@@ -34,6 +34,8 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
       FIRTH_GATEWAY_PORT: '0',
       FIRTH_P2P_PORT: '0',
       FIRTH_LOG_LEVEL: 'info',
+      // No in-process Filecoin devnet unless a test or bench asks for one (FIRTH_DEVNET: 'on').
+      FIRTH_DEVNET: 'off',
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -18,6 +18,20 @@ import { createLogger, type Logger } from './log.ts';
 import { Pinner } from './pinning/pinner.ts';
 import { createPins, type Pins } from './pinning/pins.ts';
 import { createStatusEvents } from './pinning/status-events.ts';
+import { startFilecoinNetwork, type FilecoinNetwork } from './filecoin-network.ts';
+import {
+  createDealNetwork,
+  startFilecoinClient,
+  walletAddress,
+  type FilecoinClient
+} from '../filecoin/index.ts';
+import { createDealsApi } from '../filecoin/deals/api.ts';
+import { createDealDataSource } from '../filecoin/deals/deal-data.ts';
+import { loadDealApiConfig } from '../filecoin/deals/estimate.ts';
+import { startDealPipeline, type DealPipeline } from '../filecoin/pipeline.ts';
+import { createProviderRegistry } from '../filecoin/providers/registry.ts';
+import { resolveDealSettings } from '../filecoin/settings.ts';
+import toBuffer from 'it-to-buffer';
 
 export interface FirthNode {
   config: FirthConfig;
@@ -33,6 +47,10 @@ export interface FirthNode {
   peer: FirthPeer;
   accounts: Accounts;
   pins: Pins;
+  /** The Filecoin network in use: a real Lotus endpoint, the in-process devnet, or none. */
+  filecoin: FilecoinNetwork;
+  /** Wallet, Lotus client, escrow and Boost client; undefined when the Filecoin network is off. */
+  filecoinClient: FilecoinClient | undefined;
   /** The admin invite made on first start with an empty database, if this start made one. */
   firstAdminInvite: string | undefined;
   stop(): Promise<void>;
@@ -58,6 +76,10 @@ export async function startFirth(
   const stagingDir = path.join(config.dataDir, 'staging');
   await clearStaging(stagingDir);
 
+  // The in-process devnet funds the service's wallet at start (devnet addresses are t-addresses).
+  const fund = config.lotusUrl == null && config.devnet.enabled ? [await walletAddress(config)] : [];
+  const filecoin = await startFilecoinNetwork(config, log.child({ module: 'filecoin' }), fund);
+
   const peer = await createPeer({
     dataDir: config.dataDir,
     blockstore,
@@ -66,6 +88,15 @@ export async function startFirth(
     announce: config.p2pAnnounce
   });
   const addresses = () => peer.libp2p.getMultiaddrs().map((ma) => ma.toString());
+  const filecoinClient =
+    filecoin.kind === 'none'
+      ? undefined
+      : await startFilecoinClient({
+          config,
+          network: filecoin,
+          libp2p: peer.libp2p,
+          log: log.child({ module: 'filecoin' })
+        });
   log.info({ peerId: peer.libp2p.peerId.toString(), addresses: addresses() }, 'peer listening');
 
   const accounts = createAccounts(db);
@@ -99,6 +130,27 @@ export async function startFirth(
     defaultReplication: config.replication
   });
 
+  // The deal pipeline's parts that the API needs before the pipeline itself starts (after listen,
+  // when the URL providers pull deal data from is known).
+  const loadBlock = (cid: import('multiformats/cid').CID, o: { signal?: AbortSignal }) =>
+    toBuffer(blockstore.get(cid, { signal: o.signal }));
+  const dealNetwork = filecoinClient == null ? undefined : createDealNetwork(filecoinClient);
+  const registry =
+    dealNetwork == null
+      ? undefined
+      : createProviderRegistry({ db, network: dealNetwork, log: log.child({ module: 'providers' }) });
+  const deals =
+    dealNetwork == null || registry == null
+      ? undefined
+      : createDealsApi({
+          db,
+          registry,
+          network: dealNetwork,
+          addressPrefix: filecoinClient!.wallet.address.startsWith('f') ? 'f' : 't',
+          config: loadDealApiConfig(process.env),
+          log: log.child({ module: 'deals-api' })
+        });
+
   let gatewayBase = config.gatewayUrl ?? urlOf('localhost', config.gatewayPort);
   const api = await buildApiServer(
     {
@@ -109,7 +161,10 @@ export async function startFirth(
       uploads: { db, blockstore, stagingDir },
       peer,
       addresses,
-      gatewayUrl: () => gatewayBase
+      gatewayUrl: () => gatewayBase,
+      filecoin: filecoinClient,
+      deals,
+      dealData: dealNetwork == null ? undefined : createDealDataSource({ db, load: loadBlock })
     },
     log
   );
@@ -141,6 +196,23 @@ export async function startFirth(
   const port = (api.server.address() as { port: number }).port;
   const apiUrl = urlOf(config.host, port);
   pinner.start();
+
+  let dealPipeline: DealPipeline | undefined;
+  if (dealNetwork != null && registry != null && config.deals.enabled && filecoin.kind !== 'none') {
+    for (const p of filecoin.devnetProviders) {
+      await registry.add(Number(p.actorId.replace(/^[ft]0/, '')), 'devnet');
+    }
+    dealPipeline = startDealPipeline({
+      db,
+      dialect,
+      owner: queue.owner,
+      load: loadBlock,
+      network: dealNetwork,
+      registry,
+      config: resolveDealSettings(config.deals, filecoin.kind, apiUrl),
+      log: log.child({ module: 'deals' })
+    });
+  }
   log.info({ url: apiUrl }, `Firth is up: app and API on ${apiUrl}`);
 
   const firstAdminInvite = await accounts.firstAdminInvite();
@@ -183,6 +255,8 @@ export async function startFirth(
     peer,
     accounts,
     pins,
+    filecoin,
+    filecoinClient,
     firstAdminInvite,
     stop() {
       stopping ??= (async () => {
@@ -203,6 +277,7 @@ export async function startFirth(
         clearTimeout(grace);
         gateway.server.closeAllConnections();
         await pinner.stop();
+        await dealPipeline?.stop();
         // Nothing below uses the database any more: close it first, so the metadata is safely
         // closed whatever happens while the peer shuts down.
         await database.close();
@@ -212,6 +287,8 @@ export async function startFirth(
           peer.libp2p.getConnections().map((c) => c.close({ signal: AbortSignal.timeout(2000) }))
         );
         await peer.stop();
+        await filecoinClient?.stop();
+        await filecoin.stop();
         log.info('stopped');
       })();
       return stopping;

@@ -128,7 +128,9 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
 
         await leased(
           id(db, 'pieces')
-            .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('single', 'aggregate', 'shard')`))
+            .addColumn('kind', 'text', (c) =>
+              c.notNull().check(sql`kind in ('single', 'aggregate', 'shard')`)
+            )
             .addColumn('state', 'text', (c) =>
               c.notNull().check(sql`state in ('open', 'preparing', 'ready', 'failed')`)
             )
@@ -159,7 +161,11 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('added_at', 'bigint', (c) => c.notNull())
           .addPrimaryKeyConstraint('piece_members_pk', ['piece_id', 'position'])
           .execute();
-        await db.schema.createIndex('piece_members_content').on('piece_members').column('content_id').execute();
+        await db.schema
+          .createIndex('piece_members_content')
+          .on('piece_members')
+          .column('content_id')
+          .execute();
 
         await leased(
           id(db, 'deals')
@@ -198,7 +204,11 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         ).execute();
         await db.schema.createIndex('deals_work').on('deals').columns(['state', 'next_run_at']).execute();
         await db.schema.createIndex('deals_piece').on('deals').column('piece_id').execute();
-        await db.schema.createIndex('deals_provider').on('deals').columns(['provider_actor', 'created_at']).execute();
+        await db.schema
+          .createIndex('deals_provider')
+          .on('deals')
+          .columns(['provider_actor', 'created_at'])
+          .execute();
         await db.schema.createIndex('deals_chain_id').on('deals').column('chain_deal_id').execute();
 
         // Every step of every deal, good or bad: the provider log and Estuary's failure records.

@@ -30,6 +30,8 @@ export async function startTestService(
     FIRTH_P2P_PORT: '0',
     FIRTH_LOG_LEVEL: process.env.FIRTH_TEST_LOG_LEVEL ?? 'warn',
     FIRTH_DATABASE_URL: opts.databaseUrl ?? '',
+    // No in-process Filecoin devnet unless a test or bench asks for one (FIRTH_DEVNET: 'on').
+    FIRTH_DEVNET: 'off',
     ...opts.env
   });
   const node = await startFirth(config);

@@ -1,5 +1,8 @@
 // Piece payloads: a content's CAR streamed from a blockstore, FRC-0058 aggregate layouts whose
 // payload has exactly the aggregate's CommP, and byte ranges of both.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CarReader } from '@ipld/car';
 import { Piece } from '@web3-storage/data-segment';
@@ -10,6 +13,7 @@ import type { CID } from 'multiformats/cid';
 import { contentCar } from '../../filecoin/pieces/car.ts';
 import { fitAggregate } from '../../filecoin/pieces/aggregate.ts';
 import { payloadFromRegions } from '../../filecoin/pieces/payload.ts';
+import { readSegmentIndex } from '../../devnet/provider/segments.ts';
 import { importProfile } from '../../src/lib/import-profile.ts';
 import { deterministicBytes } from '../helpers/bytes.ts';
 
@@ -91,6 +95,14 @@ describe('piece payloads', () => {
         0
       );
     }
+    // A provider finds each member again from the segment index at the end of the piece.
+    const dir = await mkdtemp(join(tmpdir(), 'firth-agg-'));
+    await writeFile(join(dir, 'payload'), bytes);
+    const segments = await readSegmentIndex(join(dir, 'payload'), layout.pieceSize);
+    await rm(dir, { recursive: true });
+    expect(segments.map((s) => s.start)).toEqual(layout.offsets);
+    for (const [i, segment] of segments.entries())
+      expect(segment.end - segment.start).toBeGreaterThanOrEqual(cars[i]!.length);
     // Arbitrary ranges are slices of the whole.
     for (const [start, end] of [
       [0, 1],

@@ -143,9 +143,7 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     );
   });
 
-  app.get('/content/status/:id', { preHandler: user }, async (req) =>
-    ctx.content.status(userOf(req).user.id, (req.params as { id: string }).id)
-  );
+  // GET /content/status/:id (with its deals) lives in ./deals.ts.
 
   app.get('/content/by-cid/:cid', { preHandler: user }, async (req) =>
     ctx.content.byCid(userOf(req).user.id, (req.params as { cid: string }).cid)
