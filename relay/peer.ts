@@ -66,7 +66,11 @@ export async function createPeer(init: PeerInit) {
         addresses: { listen, announce: init.announce ?? [] },
         transports: [tcp(), webSockets(), webRTCDirect(), circuitRelayTransport()],
         connectionEncrypters: [noise()],
-        streamMuxers: [yamux()],
+        // A stream's unread bytes may reach 32 MiB (default 4 MiB): libp2p reads a new bitswap stream
+        // only after a peer-store write, and a browser peer answers our wants with one message of
+        // all the blocks (up to the pinner's 24 MiB want window); past the limit the stream is
+        // dropped and the blocks never come (server/pinning/pinner.ts `WantWindow`).
+        streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: 32 * 1024 * 1024 } })],
         // Loopback and private addresses are where tests and LAN peers live.
         connectionGater: { denyDialMultiaddr: () => false },
         services: {
@@ -90,4 +94,49 @@ export async function createPeer(init: PeerInit) {
  */
 export function releaseNativeTransports(): void {
   nodeDataChannel.cleanup();
+}
+
+export interface BitswapTraffic {
+  /** A block arrived from `peer` (wanted or not): its CID and size. */
+  received(peer: string, cid: import('multiformats/cid').CID, bytes: number): void;
+  /** A message carrying `blocks` blocks of `bytes` in total was sent to `peer`. */
+  sent(peer: string, bytes: number, blocks: number): void;
+}
+
+/**
+ * Metering hook: reports bitswap blocks in and out per peer. @helia/bitswap keeps its broker
+ * private and its libp2p metrics carry no peer, so this reaches the broker Helia holds and listens
+ * to its want list ('block' events) and wraps its network's sendMessage. Returns false when the
+ * bitswap internals are not where this expects (a changed @helia/bitswap): metering is then off.
+ */
+export function onBitswapTraffic(helia: FirthPeer, traffic: BitswapTraffic): boolean {
+  interface Msg {
+    blocks: Map<string, { data: Uint8Array }>;
+  }
+  interface Bitswap {
+    wantList: EventTarget;
+    network: { sendMessage(peer: { toString(): string }, message: Msg, options?: unknown): Promise<void> };
+  }
+  const brokers = (helia as unknown as { blockBrokers?: Array<{ name?: string; bitswap?: Bitswap }> })
+    .blockBrokers;
+  const bitswap = brokers?.find((b) => b.name === 'bitswap')?.bitswap;
+  if (bitswap?.wantList == null || typeof bitswap.network?.sendMessage !== 'function') return false;
+  bitswap.wantList.addEventListener('block', (evt) => {
+    const { sender, cid, block } = (evt as CustomEvent).detail as {
+      sender: { toString(): string };
+      cid: import('multiformats/cid').CID;
+      block: Uint8Array;
+    };
+    traffic.received(sender.toString(), cid, block.byteLength);
+  });
+  const network = bitswap.network;
+  const send = network.sendMessage.bind(network);
+  network.sendMessage = async (peer, message, options) => {
+    let bytes = 0;
+    for (const b of message.blocks.values()) bytes += b.data.byteLength;
+    const blocks = message.blocks.size;
+    await send(peer, message, options);
+    if (blocks > 0) traffic.sent(peer.toString(), bytes, blocks);
+  };
+  return true;
 }

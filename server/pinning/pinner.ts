@@ -1,6 +1,8 @@
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Kysely } from 'kysely';
+import * as dagPb from '@ipld/dag-pb';
 import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
 import type { FirthPeer } from '../../relay/peer.ts';
 import toBuffer from 'it-to-buffer';
 import { describeRoot, walkDag } from '../content/dag.ts';
@@ -30,6 +32,15 @@ export interface PinnerInit {
    * was still opening, must not hang until the pin's timeout. @default 30_000
    */
   stallMs?: number;
+  /**
+   * With no new block for this long, every outstanding want is cancelled and asked for again (and again
+   * every quarter of this while nothing arrives), before the stall detector's requeue. It must exceed the
+   * sending peer's bitswap `doNotResendBlockWindow` (5 s by default), during which it ignores a repeated
+   * want for a block it thinks it sent. See `WantWindow`. @default 8_000
+   */
+  rewantMs?: number;
+  /** Bandwidth meter: blocks this pin fetches are claimed so bitswap bytes count for the content. */
+  bandwidth?: { claim(cid: CID, owner: { contentId: number; userId: number }): () => void };
 }
 
 /** Origins split by how we reach them. */
@@ -286,13 +297,30 @@ export class Pinner {
       })().catch((err) => log.warn({ err }, 'pin progress update failed'));
     }, 1000);
 
+    const wants = new WantWindow({
+      rewantMs: this.#init.rewantMs ?? 8_000,
+      onRewant: (n) =>
+        log.info({ content: content.id, cid: content.cid, wants: n }, 'no block for a while: wanting again')
+    });
     try {
       const total = await walkDag(
         root,
         async (cid, o) => {
-          const bytes = await toBuffer(peer.blockstore.get(cid, { signal: o.signal }));
-          if (cid.equals(root)) rootBytes = bytes;
-          return bytes;
+          const release = this.#init.bandwidth?.claim(cid, {
+            contentId: Number(content.id),
+            userId: Number(content.user_id)
+          });
+          try {
+            const bytes = await wants.get(
+              cid,
+              (s) => toBuffer(peer.blockstore.get(cid, { signal: s })),
+              o.signal
+            );
+            if (cid.equals(root)) rootBytes = bytes;
+            return bytes;
+          } finally {
+            release?.();
+          }
         },
         { signal, concurrency: 64, onProgress: (p) => (last = p) }
       );
@@ -365,6 +393,179 @@ export class Pinner {
       log.warn({ content: content.id, cid: content.cid, details }, 'pin failed');
     } finally {
       clearInterval(ticker);
+      wants.stop();
     }
   }
+}
+
+/** Time for bitswap to drop a cancelled want before the same block is wanted again. */
+const REWANT_SETTLE_MS = 200;
+/**
+ * Bytes of blocks wanted at once by one pin. A js-libp2p peer drops an incoming bitswap stream that
+ * carries more than its read-buffer limit before its handler reads it (see `WantWindow`); the sending
+ * peer puts every block we want into one stream, so we keep what we want below the limit our own
+ * peer sets (relay/peer.ts `BITSWAP_READ_BUFFER_BYTES`, 32 MiB), with room for framing. At 4 MiB
+ * (the library default) only ~3 blocks fit per round trip and the browser pull fell to 5 MB/s.
+ */
+export const WANT_WINDOW_BYTES = 24 * 1024 * 1024;
+/** The size assumed for a block whose parent did not say (the root, non-dag-pb links). */
+const UNKNOWN_BLOCK_BYTES = 1024 * 1024;
+
+/**
+ * How a pin asks bitswap for blocks: a bounded number of bytes at once, and again when nothing arrives.
+ *
+ * Why: @helia/bitswap 4.0.19 over js-libp2p 3 loses a message of blocks for good when the message is
+ * bigger than 4 MiB, and nothing asks for those blocks again (the stall `stallMs` catches):
+ *
+ * - The sender's ledger (@helia/bitswap dist/src/peer-want-lists/ledger.js `sendBlocksToPeer`) puts every
+ *   block the peer wants into one message, which `network.js sendMessage` writes as 4 MiB parts on one
+ *   new stream.
+ * - On our side, before any handler reads that stream, libp2p negotiates it and awaits a peer-store write
+ *   (libp2p dist/src/connection.js `onIncomingStream`: `peerStore.merge`, on disk here), then bitswap
+ *   awaits `stream.close()` (network.js `_onStream`). yamux grants window as data arrives, not as it is
+ *   read (@chainsafe/libp2p-yamux stream.js `handleData`), so the bytes pile up in the stream's read
+ *   buffer; past 4 MiB (@libp2p/utils abstract-message-stream.js `checkReadBufferLength`) the stream is
+ *   aborted with a StreamBufferError. Measured: four 1 MiB blocks per message stall almost every time.
+ * - The sender only logs the failure (`sendMessage` catches it) after its ledger marked the blocks
+ *   `sent`; it ignores a repeated want for them for `doNotResendBlockWindow` (5 s), then forgets them.
+ *   Our want list sends a want to a peer only once (want-list.js `sendMessages` skips `sentWants`).
+ *
+ * Upstream: https://github.com/ipfs/helia/blob/main/packages/bitswap/src/network.ts (`_onStream`,
+ * `sendMessage`) and https://github.com/ipfs/helia/blob/main/packages/bitswap/src/peer-want-lists/ledger.ts.
+ *
+ * So: (1) the blocks wanted at once stay within `maxBytes` (sizes from the parents' dag-pb link `Tsize`;
+ * one block is always allowed); (2) when no block has arrived for `rewantMs`, every outstanding `get` is
+ * aborted and started again (the abort cancels the want, the new `get` sends a fresh one). The peer drops
+ * its stale `sent` entry on the first repeat (`removeExpiredWants`) and answers a later one, so repeats go
+ * on every `rewantMs / 4` while nothing arrives. A want that was only slow costs a small want message.
+ */
+export class WantWindow {
+  readonly #maxBytes: number;
+  readonly #rewantMs: number;
+  readonly #onRewant: ((wants: number) => void) | undefined;
+  readonly #sizes = new Map<string, number>();
+  readonly #outstanding = new Set<AbortController>();
+  readonly #waiting: Array<{ bytes: number; go: () => void }> = [];
+  readonly #timer: ReturnType<typeof setInterval>;
+  #inFlight = 0;
+  #lastBlockAt = Date.now();
+  #lastRewantAt = 0;
+
+  constructor(opts: { maxBytes?: number; rewantMs: number; onRewant?: (wants: number) => void }) {
+    this.#maxBytes = opts.maxBytes ?? WANT_WINDOW_BYTES;
+    this.#rewantMs = opts.rewantMs;
+    this.#onRewant = opts.onRewant;
+    this.#timer = setInterval(() => this.#tick(), Math.max(50, Math.min(1000, opts.rewantMs / 8)));
+  }
+
+  /** Gets `cid` with `fetch` (which must honour its signal), waiting for room and wanting it again if need be. */
+  async get(
+    cid: CID,
+    fetch: (signal: AbortSignal) => Promise<Uint8Array>,
+    signal?: AbortSignal
+  ): Promise<Uint8Array> {
+    const key = cid.toString();
+    const expected = this.#sizes.get(key) ?? UNKNOWN_BLOCK_BYTES;
+    this.#sizes.delete(key);
+    await this.#acquire(expected, signal);
+    try {
+      const bytes = await this.#want(fetch, signal);
+      if (cid.code === dagPb.code) {
+        for (const link of dagPb.decode(bytes).Links) {
+          const size = link.Tsize ?? UNKNOWN_BLOCK_BYTES;
+          // A raw link's Tsize is its block's size; a dag-pb link's is its whole subtree's.
+          this.#sizes.set(
+            link.Hash.toString(),
+            link.Hash.code === raw.code ? size : Math.min(size, UNKNOWN_BLOCK_BYTES)
+          );
+        }
+      }
+      return bytes;
+    } finally {
+      this.#release(expected);
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  async #want(
+    fetch: (signal: AbortSignal) => Promise<Uint8Array>,
+    signal?: AbortSignal
+  ): Promise<Uint8Array> {
+    for (;;) {
+      const want = new AbortController();
+      this.#outstanding.add(want);
+      try {
+        const bytes = await fetch(signal == null ? want.signal : AbortSignal.any([signal, want.signal]));
+        this.#lastBlockAt = Date.now();
+        return bytes;
+      } catch (err) {
+        if (signal?.aborted === true || !want.signal.aborted) throw err;
+      } finally {
+        this.#outstanding.delete(want);
+      }
+      // Let bitswap drop the cancelled want first: a new want for the same block would otherwise join
+      // the cancelled entry and never be sent.
+      await sleep(REWANT_SETTLE_MS, signal);
+    }
+  }
+
+  #tick(): void {
+    const now = Date.now();
+    if (this.#outstanding.size === 0) this.#lastBlockAt = now;
+    if (now - this.#lastBlockAt < this.#rewantMs || now - this.#lastRewantAt < this.#rewantMs / 4) return;
+    this.#lastRewantAt = now;
+    this.#onRewant?.(this.#outstanding.size);
+    for (const want of this.#outstanding) want.abort(new Error('wanting again'));
+  }
+
+  async #acquire(bytes: number, signal?: AbortSignal): Promise<void> {
+    if (this.#inFlight === 0 || (this.#waiting.length === 0 && this.#inFlight + bytes <= this.#maxBytes)) {
+      this.#inFlight += bytes;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const waiter = {
+        bytes,
+        go: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        }
+      };
+      const onAbort = () => {
+        const i = this.#waiting.indexOf(waiter);
+        if (i >= 0) this.#waiting.splice(i, 1);
+        reject(signal?.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiting.push(waiter);
+    });
+  }
+
+  #release(bytes: number): void {
+    this.#inFlight -= bytes;
+    while (this.#waiting.length > 0) {
+      const next = this.#waiting[0]!;
+      if (this.#inFlight > 0 && this.#inFlight + next.bytes > this.#maxBytes) break;
+      this.#waiting.shift();
+      this.#inFlight += next.bytes;
+      next.go();
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason as Error);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
