@@ -3,7 +3,9 @@ const BENCHES: Record<string, string> = {
   upload: './upload.ts',
   gateway: './gateway.ts',
   commp: './commp.ts',
-  browser: './browser.ts'
+  browser: './browser.ts',
+  retrieval: './retrieval.ts',
+  deals: './deals.ts'
 };
 
 const name = process.argv[2];

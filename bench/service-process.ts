@@ -19,10 +19,17 @@ export interface ServiceProcess {
    * removes its data dir unless `keepData`.
    */
   stop(opts?: { keepData?: boolean; allowUncleanExit?: boolean }): Promise<void>;
+  /** Sends `signal` (e.g. SIGKILL, to test crash recovery) and resolves when the process has exited; keeps the data dir. */
+  kill(signal: NodeJS.Signals): Promise<void>;
+  /** Calls `listener` with every line the service prints from now on (stdout and stderr). */
+  onLine(listener: (line: string) => void): void;
 }
 
 /** Starts `firth serve` as its own process on free ports, so its memory can be measured apart. */
-export async function startServiceProcess(env: Record<string, string> = {}): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  env: Record<string, string> = {},
+  opts: { onLine?: (line: string) => void } = {}
+): Promise<ServiceProcess> {
   const dataDir = env.FIRTH_DATA_DIR ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'firth-bench-')));
   // Run the bin itself so its shebang's Node flags apply, as with `npx firth serve`.
   const child = spawn(path.join(ROOT, 'bin/firth.js'), ['serve'], {
@@ -44,7 +51,10 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
   let gatewayUrl = '';
   // The last lines the service printed, to explain an unexpected exit.
   const tail: string[] = [];
+  // Lines printed at start (e.g. the devnet's URLs) reach a listener given here.
+  const listeners: Array<(line: string) => void> = opts.onLine != null ? [opts.onLine] : [];
   const remember = (line: string) => {
+    for (const listener of listeners) listener(line);
     tail.push(line.length > 300 ? `${line.slice(0, 300)}…` : line);
     if (tail.length > 15) tail.shift();
   };
@@ -87,11 +97,24 @@ export async function startServiceProcess(env: Record<string, string> = {}): Pro
       const status = await fs.readFile(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
     },
+    onLine(listener) {
+      listeners.push(listener);
+    },
+    async kill(signal) {
+      if (child.exitCode != null || child.signalCode != null) return;
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill(signal);
+      await exited;
+    },
     async stop(opts = {}) {
-      const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) =>
-        child.once('exit', (code, signal) => r([code, signal]))
-      );
-      child.kill('SIGTERM');
+      // Already gone (e.g. after kill()): nothing to wait for.
+      const gone = child.exitCode != null || child.signalCode != null;
+      const exited = gone
+        ? Promise.resolve<[number | null, NodeJS.Signals | null]>([child.exitCode, child.signalCode])
+        : new Promise<[number | null, NodeJS.Signals | null]>((r) =>
+            child.once('exit', (code, signal) => r([code, signal]))
+          );
+      if (!gone) child.kill('SIGTERM');
       const [code, signal] = await exited;
       // A clean shutdown exits 0; anything else (a native crash on the way down) is a failure.
       if (code !== 0 && opts.allowUncleanExit !== true) {

@@ -106,7 +106,7 @@ export function createDealNetwork(
     head: async () => (await lotus.chainHead()).height,
     collateralBounds: (pieceSize, verified) => lotus.stateDealProviderCollateralBounds(pieceSize, verified),
     dataCap: () => lotus.stateVerifiedClientStatus(wallet.address),
-    ensureEscrow: (amount) => escrow.ensureAvailable(amount),
+    ensureEscrow: (amount, committed) => escrow.ensureAvailable(amount, { committed }),
     async providerInfo(provider) {
       const info = await lotus.stateMinerInfo(actor(provider));
       if (info.peerId == null) throw new Error(`provider ${actor(provider)} has no peer ID on chain`);

@@ -25,6 +25,8 @@ export interface DealPipelineConfig extends DealPolicy {
   replicationCheckMs: number;
   /** How often asks and provider info are refreshed. @default 30 min */
   askRefreshMs: number;
+  /** A provider that failed or was slashed on a piece is not asked for it again for this long. @default 1 hour */
+  failedProviderCooldownMs?: number;
 }
 
 export interface DealPipelineInit {
@@ -77,6 +79,7 @@ export function startDealPipeline(init: DealPipelineInit): DealPipeline {
       return verifiedCache.value;
     },
     checkEveryMs: config.replicationCheckMs,
+    failedProviderCooldownMs: config.failedProviderCooldownMs,
     log
   });
   const worker = createDealWorker({ db, leases, network: init.network, policy: config, log });
@@ -96,9 +99,26 @@ export function startDealPipeline(init: DealPipelineInit): DealPipeline {
       );
     });
 
+  // A SQLite file has one service on it: rows still leased at start were held by this service
+  // before a crash, so take them back now rather than waiting for the leases to run out.
+  const reclaimed =
+    init.dialect === 'sqlite'
+      ? Promise.all(
+          (['pieces', 'deals'] as const).map((table) =>
+            db
+              .updateTable(table)
+              .set({ lease_owner: null, lease_expires_at: null })
+              .where('lease_owner', 'is not', null)
+              .where('lease_owner', '!=', init.owner)
+              .execute()
+          )
+        ).catch((err: unknown) => log.warn({ err: (err as Error).message }, 'could not reclaim leases'))
+      : Promise.resolve();
+
   /** Runs `tick` until stopped; `tick` returns how much it did, and an idle loop sleeps `idleMs`. */
   const loop = (name: string, idleMs: number, tick: () => Promise<number>) =>
     (async () => {
+      await reclaimed;
       while (!signal.aborted) {
         let did: number;
         try {

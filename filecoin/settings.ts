@@ -31,6 +31,8 @@ export function resolveDealSettings(
     activeCheckMs: devnet ? 5000 : 10 * 60_000,
     proposeAttempts: 3,
     replicationCheckMs: devnet ? 5000 : 10 * 60_000,
-    askRefreshMs: devnet ? 30_000 : 30 * 60_000
+    askRefreshMs: devnet ? 30_000 : 30 * 60_000,
+    // On the devnet a piece short of good providers tries the ones that failed it again soon.
+    failedProviderCooldownMs: devnet ? 30_000 : 3600_000
   };
 }

@@ -38,6 +38,10 @@ export interface FirthConfig {
   gatewayTimeoutMs: number;
   /** Memory for the gateway's cache of small blocks. @default 64 MiB */
   gatewayCacheBytes: number;
+  /** How often bandwidth sums are written to the database. @default 10 s */
+  bandwidthFlushMs: number;
+  /** Per-minute bandwidth rows are kept this long (hourly rows stay). @default 48 hours */
+  bandwidthMinuteRetentionMs: number;
   /** Log level for pino. @default 'info' */
   logLevel: string;
   /** Directory of the built app (SvelteKit adapter-static output). @default './build' */
@@ -52,6 +56,8 @@ export interface FirthConfig {
   walletKey: string | undefined;
   /** Market escrow is topped up to cover this many more deals beyond the one being made. @default 10 */
   escrowReserveDeals: number;
+  /** FIRTH_OFFLOAD_AFTER (seconds): drop the local blocks of content with its target of active deals and no reads for this long; undefined = off. @default off */
+  offloadAfterMs: number | undefined;
   devnet: DevnetConfig;
   /** Deal pipeline overrides; unset ones take the devnet's or a real network's defaults (filecoin/settings.ts). */
   deals: DealSettingsOverrides;
@@ -144,6 +150,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FirthConfig {
     gatewayDomain: (env.FIRTH_GATEWAY_DOMAIN || 'localhost').toLowerCase(),
     gatewayTimeoutMs: int(env, 'FIRTH_GATEWAY_TIMEOUT', 30, 1) * 1000,
     gatewayCacheBytes: int(env, 'FIRTH_GATEWAY_CACHE_MB', 64) * 1024 * 1024,
+    bandwidthFlushMs: int(env, 'FIRTH_BANDWIDTH_FLUSH_MS', 10_000, 100),
+    bandwidthMinuteRetentionMs: int(env, 'FIRTH_BANDWIDTH_MINUTE_HOURS', 48, 1) * 3_600_000,
     logLevel: env.FIRTH_LOG_LEVEL || 'info',
     appDir: path.resolve(env.FIRTH_APP_DIR || './build'),
     lotusUrl,
@@ -151,6 +159,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FirthConfig {
     indexerUrl: httpUrl(env, 'FIRTH_INDEXER_URL'),
     walletKey: env.FIRTH_WALLET_KEY || undefined,
     escrowReserveDeals: int(env, 'FIRTH_ESCROW_RESERVE_DEALS', 10),
+    offloadAfterMs: ['', 'off', '0'].includes((env.FIRTH_OFFLOAD_AFTER ?? '').toLowerCase())
+      ? undefined
+      : seconds(int(env, 'FIRTH_OFFLOAD_AFTER', 0, 1)),
     deals: {
       minDealBytes: optionalInt(env, 'FIRTH_DEAL_MIN_BYTES', 1),
       aggregateTargetBytes: optionalInt(env, 'FIRTH_AGGREGATE_TARGET_BYTES', 1),

@@ -32,6 +32,14 @@ import { startDealPipeline, type DealPipeline } from '../filecoin/pipeline.ts';
 import { createProviderRegistry } from '../filecoin/providers/registry.ts';
 import { resolveDealSettings } from '../filecoin/settings.ts';
 import toBuffer from 'it-to-buffer';
+import {
+  createOffloader,
+  createReadTracker,
+  type Offloader,
+  type ReadTracker
+} from '../filecoin/offload/index.ts';
+import { BlockLock, createRetriever, retrievalStats, type Retriever } from '../filecoin/retrieval/index.ts';
+import { createTracking, type Tracking } from './metrics/index.ts';
 
 export interface FirthNode {
   config: FirthConfig;
@@ -42,6 +50,8 @@ export interface FirthNode {
   gatewayUrl: string;
   /** Bytes the gateway served, per root CID. */
   gatewayMeter: GatewayMeter;
+  /** Bandwidth meter (flushed to the database), stats queries and Prometheus metrics. */
+  tracking: Tracking;
   database: FirthDatabase;
   blockstore: FsBlockstore;
   peer: FirthPeer;
@@ -51,6 +61,8 @@ export interface FirthNode {
   filecoin: FilecoinNetwork;
   /** Wallet, Lotus client, escrow and Boost client; undefined when the Filecoin network is off. */
   filecoinClient: FilecoinClient | undefined;
+  /** Case B retrieval from providers and offloading; undefined when the Filecoin network is off. */
+  retrieval: { retriever: Retriever; offloader: Offloader; reads: ReadTracker } | undefined;
   /** The admin invite made on first start with an empty database, if this start made one. */
   firstAdminInvite: string | undefined;
   stop(): Promise<void>;
@@ -101,6 +113,15 @@ export async function startFirth(
 
   const accounts = createAccounts(db);
   const queue = new JobQueue({ db, dialect });
+  const tracking = createTracking({
+    db,
+    log: log.child({ module: 'bandwidth' }),
+    flushMs: config.bandwidthFlushMs,
+    minuteRetentionMs: config.bandwidthMinuteRetentionMs,
+    addressPrefix: filecoinClient?.wallet.address.startsWith('f') === true ? 'f' : 't'
+  });
+  tracking.attachPeer(peer);
+  tracking.start();
   // Pin status on per-account gossipsub topics, signed by the peer key (topic names keyed by it too).
   const statusEvents = createStatusEvents({
     pubsub: peer.libp2p.services.pubsub,
@@ -118,7 +139,8 @@ export async function startFirth(
     concurrency: config.pinConcurrency,
     timeoutMs: config.pinTimeoutMs,
     stallMs: config.pinStallMs,
-    statusEvents
+    statusEvents,
+    bandwidth: tracking.meter
   });
   const pins = createPins({
     db,
@@ -151,6 +173,34 @@ export async function startFirth(
           log: log.child({ module: 'deals-api' })
         });
 
+  // Case B: content with deals but no local blocks is fetched back from providers (own deals, then
+  // IPNI); offloading drops local blocks once deals hold them. Block writes and GC share one lock.
+  let retrieval: FirthNode['retrieval'];
+  if (filecoin.kind !== 'none') {
+    const lock = new BlockLock();
+    const devnetUrls = new Map(
+      filecoin.devnetProviders.map((p) => [Number(p.actorId.replace(/^[ft]0/, '')), p.httpUrl])
+    );
+    const retriever = createRetriever({
+      db,
+      blockstore,
+      lock,
+      indexerUrl: filecoin.indexerUrl,
+      httpUrls: () => devnetUrls,
+      onResult: (attempt) => tracking.retrieved(attempt),
+      log: log.child({ module: 'retrieval' })
+    });
+    const offloader = createOffloader({
+      db,
+      blockstore,
+      lock,
+      retriever,
+      offloadAfterMs: config.offloadAfterMs,
+      log: log.child({ module: 'offload' })
+    });
+    retrieval = { retriever, offloader, reads: createReadTracker(db, log) };
+  }
+
   let gatewayBase = config.gatewayUrl ?? urlOf('localhost', config.gatewayPort);
   const api = await buildApiServer(
     {
@@ -158,23 +208,44 @@ export async function startFirth(
       accounts,
       pins,
       content: createContentQueries(db),
-      uploads: { db, blockstore, stagingDir },
+      uploads: {
+        db,
+        blockstore,
+        stagingDir,
+        onReceived: (content, bytes) =>
+          tracking.meter.record({
+            channel: 'http-upload',
+            bytes,
+            contentId: Number(content.id),
+            userId: Number(content.user_id)
+          })
+      },
       peer,
       addresses,
       gatewayUrl: () => gatewayBase,
       filecoin: filecoinClient,
       deals,
-      dealData: dealNetwork == null ? undefined : createDealDataSource({ db, load: loadBlock })
+      retrieval: retrieval == null ? undefined : { ...retrieval, stats: () => retrievalStats(db) },
+      dealData:
+        dealNetwork == null
+          ? undefined
+          : tracking.meterDealData(createDealDataSource({ db, load: loadBlock })),
+      stats: tracking
     },
     log
   );
   const gatewayMeter = createGatewayMeter();
   const gateway = createGateway({
-    onServed: (root, bytes) => gatewayMeter.record(root, bytes),
+    onServed: (root, bytes, request) => {
+      gatewayMeter.record(root, bytes);
+      retrieval?.reads.touch(root);
+      tracking.gatewayServed(root, bytes, request);
+    },
     blocks: createBlockSource({
       local: blockstore,
       networked: peer.blockstore,
-      cacheBytes: config.gatewayCacheBytes
+      cacheBytes: config.gatewayCacheBytes,
+      retrieve: retrieval == null ? undefined : (root, cid, o) => retrieval.retriever.block(root, cid, o)
     }),
     domain: config.gatewayDomain,
     timeoutMs: config.gatewayTimeoutMs,
@@ -196,6 +267,7 @@ export async function startFirth(
   const port = (api.server.address() as { port: number }).port;
   const apiUrl = urlOf(config.host, port);
   pinner.start();
+  retrieval?.offloader.start();
 
   let dealPipeline: DealPipeline | undefined;
   if (dealNetwork != null && registry != null && config.deals.enabled && filecoin.kind !== 'none') {
@@ -250,6 +322,7 @@ export async function startFirth(
     apiUrl,
     gatewayUrl,
     gatewayMeter,
+    tracking,
     database,
     blockstore,
     peer,
@@ -257,6 +330,7 @@ export async function startFirth(
     pins,
     filecoin,
     filecoinClient,
+    retrieval,
     firstAdminInvite,
     stop() {
       stopping ??= (async () => {
@@ -278,6 +352,10 @@ export async function startFirth(
         gateway.server.closeAllConnections();
         await pinner.stop();
         await dealPipeline?.stop();
+        await retrieval?.offloader.stop();
+        await retrieval?.retriever.stop();
+        await retrieval?.reads.flush();
+        await tracking.stop();
         // Nothing below uses the database any more: close it first, so the metadata is safely
         // closed whatever happens while the peer shuts down.
         await database.close();

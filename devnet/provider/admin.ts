@@ -14,7 +14,8 @@ const FAULT_KEYS: Record<keyof ProviderFaults, 'boolean' | 'number' | 'boolean|s
   neverSeal: 'boolean',
   slashAfterActivation: 'boolean',
   refuseRetrievals: 'boolean',
-  corruptRetrievals: 'boolean'
+  corruptRetrievals: 'boolean',
+  slowRetrievalsMs: 'number'
 };
 
 export function parseFaults(value: unknown): ProviderFaults {

@@ -1,9 +1,8 @@
 // CommP of received bytes, as Boost verifies after a transfer (deal_commp.go): stream the file
 // through data-segment's fr32 tree hasher, then zero-pad the commitment up to the proposal's
 // PieceSize (PadCommP: root = H(root ‖ Z_level) per level) and compare with the PieceCID.
-import { createReadStream } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { sha256 } from '@noble/hashes/sha2.js';
-import * as Hasher from '@web3-storage/data-segment/multihash';
 import { Piece } from '@web3-storage/data-segment';
 import { CID } from 'multiformats/cid';
 import * as Digest from 'multiformats/hashes/digest';
@@ -53,9 +52,22 @@ export async function commPOfFile(
   pieceSize: number,
   options: { signal?: AbortSignal } = {}
 ): Promise<CID> {
-  const hasher = Hasher.create();
-  for await (const chunk of createReadStream(path, { signal: options.signal })) {
-    hasher.write(chunk as Uint8Array);
+  options.signal?.throwIfAborted();
+  const worker = new Worker(new URL('./commp-worker.ts', import.meta.url), { workerData: { path } });
+  const onAbort = () => void worker.terminate();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const { root, size } = await new Promise<{ root: Uint8Array; size: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => {
+        if (options.signal?.aborted) reject(options.signal.reason as Error);
+        else reject(new Error(`CommP worker exited with ${code}`));
+      });
+    });
+    return pieceCidFromRoot(size >= pieceSize ? root : padCommP(root, size, pieceSize));
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    void worker.terminate();
   }
-  return pad(Piece.fromDigest(hasher.digest()), pieceSize);
 }

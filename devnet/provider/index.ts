@@ -66,6 +66,8 @@ export interface ProviderFaults {
   refuseRetrievals?: boolean;
   /** Flip bytes in served blocks and piece ranges. */
   corruptRetrievals?: boolean;
+  /** Hold each HTTP retrieval this long before answering (a slow provider). */
+  slowRetrievalsMs?: number;
 }
 
 export interface ProviderInit {
@@ -184,7 +186,8 @@ export async function startProvider(init: ProviderInit): Promise<Provider> {
       faults: () => ({
         refuse: faults.refuseRetrievals === true,
         corrupt: faults.corruptRetrievals === true,
-        unreachable: faults.unreachable === true
+        unreachable: faults.unreachable === true,
+        slowMs: faults.slowRetrievalsMs ?? 0
       })
     });
     cleanup.push(() => retrieval.close());

@@ -2,7 +2,7 @@
 // CAR or raw block, frisbii's semantics) and FRC-0066 piece retrieval (`/piece/{pieceCid}` with
 // Range). Pieces are served as the CAR bytes received, without the zero fill up to the unpadded
 // piece size that booster-http appends (commP over the response still verifies after client-side
-// padding to PieceSize). Faults: refuse (403), corrupt (flip bytes), unreachable (drop sockets).
+// padding to PieceSize). Faults: refuse (403), corrupt (flip bytes), unreachable (drop sockets), slow (delay).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -24,7 +24,7 @@ export interface RetrievalServerInit {
   host: string;
   index: CarIndex;
   findPiece: (pieceCid: string) => PieceSource | undefined;
-  faults: () => { refuse: boolean; corrupt: boolean; unreachable: boolean };
+  faults: () => { refuse: boolean; corrupt: boolean; unreachable: boolean; slowMs?: number };
   logger: Logger;
 }
 
@@ -68,6 +68,10 @@ async function handle(init: RetrievalServerInit, req: IncomingMessage, res: Serv
   if (faults.unreachable) {
     req.socket.destroy();
     return;
+  }
+  if (faults.slowMs != null && faults.slowMs > 0) {
+    await new Promise((resolve) => setTimeout(resolve, faults.slowMs));
+    if (req.socket.destroyed) return;
   }
   const url = new URL(req.url ?? '/', 'http://provider');
   if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -72,9 +72,10 @@ export interface Escrow {
   /**
    * Resolves once market available ≥ `needed` (topping up, and waiting for the top-up, when it is
    * not); tops up in the background when available is above `needed` but under the reserve.
-   * Throws WalletShortError when the wallet cannot cover what `needed` requires.
+   * Throws WalletShortError when the wallet cannot cover what `needed` requires. `committed` is what
+   * deals already proposed but not yet published will lock (the chain does not count it yet).
    */
-  ensureAvailable(needed: bigint, options?: { signal?: AbortSignal }): Promise<void>;
+  ensureAvailable(needed: bigint, options?: { signal?: AbortSignal; committed?: bigint }): Promise<void>;
   /** The current problem an operator must fix, if any. */
   alert(): WalletShortAlert | null;
 }
@@ -176,10 +177,15 @@ export function createEscrow(init: EscrowInit): Escrow {
     return inflight;
   }
 
-  async function ensureAvailable(needed: bigint, options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (needed <= 0n) return;
+  async function ensureAvailable(
+    ownNeed: bigint,
+    options: { signal?: AbortSignal; committed?: bigint } = {}
+  ): Promise<void> {
+    if (ownNeed <= 0n) return;
     const { signal } = options;
-    const target = needed + needed * reserveDeals;
+    const committed = options.committed ?? 0n;
+    const needed = ownNeed + committed;
+    const target = needed + ownNeed * reserveDeals;
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted();
       const market = await lotus.stateMarketBalance(wallet.address, { signal });

@@ -54,8 +54,11 @@ export interface DealNetwork {
   collateralBounds(pieceSize: number, verified: boolean): Promise<{ min: bigint; max: bigint }>;
   /** The wallet's DataCap, or null when it is not a verified client. */
   dataCap(): Promise<bigint | null>;
-  /** Makes sure market escrow can cover `amount` more (tops up when needed). */
-  ensureEscrow(amount: bigint): Promise<void>;
+  /**
+   * Makes sure market escrow can cover `amount` more (tops up when needed), on top of `committed`:
+   * what our proposed, not yet published deals will lock.
+   */
+  ensureEscrow(amount: bigint, committed?: bigint): Promise<void>;
   /** Peer ID and addresses from the chain, plus the current ask. */
   providerInfo(provider: number): Promise<{ peerId: string; multiaddrs: string[] }>;
   ask(provider: number): Promise<ProviderAsk>;

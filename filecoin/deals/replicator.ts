@@ -60,7 +60,7 @@ export function createReplicator(init: ReplicatorInit): Replicator {
       if (inFlight || lasting) good++;
       // Never two replicas with one provider; and a provider that just failed this piece rests.
       if (inFlight || deal.state === 'active') exclude.add(Number(deal.provider_actor));
-      if (deal.state === 'failed' && Date.now() - deal.updated_at < cooldown)
+      if ((deal.state === 'failed' || deal.state === 'slashed') && Date.now() - deal.updated_at < cooldown)
         exclude.add(Number(deal.provider_actor));
     }
     const need = piece.replication - good;

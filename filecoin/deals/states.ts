@@ -28,7 +28,9 @@ const ORDER: Record<DealState, number> = {
 export function canMove(from: DealState, to: DealState): boolean {
   if (FINAL.includes(from)) return false;
   if (to === 'failed') return from !== 'active';
-  if (to === 'slashed' || to === 'expired') return from === 'active' || from === 'published';
+  // A deal can be activated and terminated between two looks: slashed is reachable from any live state.
+  if (to === 'slashed') return true;
+  if (to === 'expired') return from === 'active' || from === 'published';
   return ORDER[to] > ORDER[from];
 }
 

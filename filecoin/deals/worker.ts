@@ -56,6 +56,31 @@ const GiB = 2n ** 30n;
 export function createDealWorker(init: DealWorkerInit): DealWorker {
   const { db, leases, network, policy } = init;
 
+  let escrowQueue: Promise<unknown> = Promise.resolve();
+  function escrowTurn(work: () => Promise<void>): Promise<void> {
+    const turn = escrowQueue.then(work);
+    escrowQueue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /** What our deals that are proposed but not on chain yet will lock when they are published. */
+  async function committedEscrow(except: number): Promise<bigint> {
+    const rows = await db
+      .selectFrom('deals')
+      .select(['price_per_epoch', 'start_epoch', 'end_epoch'])
+      .where('state', 'in', ['proposing', 'accepted', 'transferring', 'transferred', 'published'])
+      .where('proposal', 'is not', null)
+      .where('chain_deal_id', 'is', null)
+      .where('id', '!=', except)
+      .execute();
+    let sum = 0n;
+    for (const r of rows) {
+      if (r.start_epoch == null || r.end_epoch == null) continue;
+      sum += BigInt(r.price_per_epoch) * BigInt(r.end_epoch - r.start_epoch);
+    }
+    return sum;
+  }
+
   async function propose(deal: Deal): Promise<Step> {
     const piece = await db
       .selectFrom('pieces')
@@ -97,28 +122,35 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
       pricePerEpoch,
       providerCollateral
     };
-    await network.ensureEscrow(pricePerEpoch * BigInt(policy.durationEpochs));
     const signed = await network.sign(terms);
     const token = randomBytes(32).toString('base64url');
-    // Saved before sending: a crash after this point resends or resumes, never duplicates.
-    await db
-      .updateTable('deals')
-      .set({
-        verified: verified ? 1 : 0,
-        label: terms.label,
-        start_epoch: terms.startEpoch,
-        end_epoch: terms.endEpoch,
-        price_per_epoch: pricePerEpoch.toString(),
-        provider_collateral: providerCollateral.toString(),
-        proposal: signed.hex,
-        proposal_cid: signed.proposalCid,
-        signed_proposal_cid: signed.signedProposalCid,
-        transfer_token_hash: hashTransferToken(token),
-        transfer_size: Number(piece.payload_size),
-        updated_at: Date.now()
-      })
-      .where('id', '=', deal.id)
-      .execute();
+    // Escrow for this deal on top of what our other proposed-but-unpublished deals will lock (the
+    // chain only counts published ones); one deal at a time, so concurrent proposals see each other.
+    await escrowTurn(async () => {
+      await network.ensureEscrow(
+        pricePerEpoch * BigInt(policy.durationEpochs),
+        await committedEscrow(deal.id)
+      );
+      // Saved before sending: a crash after this point resends or resumes, never duplicates.
+      await db
+        .updateTable('deals')
+        .set({
+          verified: verified ? 1 : 0,
+          label: terms.label,
+          start_epoch: terms.startEpoch,
+          end_epoch: terms.endEpoch,
+          price_per_epoch: pricePerEpoch.toString(),
+          provider_collateral: providerCollateral.toString(),
+          proposal: signed.hex,
+          proposal_cid: signed.proposalCid,
+          signed_proposal_cid: signed.signedProposalCid,
+          transfer_token_hash: hashTransferToken(token),
+          transfer_size: Number(piece.payload_size),
+          updated_at: Date.now()
+        })
+        .where('id', '=', deal.id)
+        .execute();
+    });
     const response = await network.propose(deal.provider_actor, {
       uuid: deal.uuid,
       signed,
@@ -154,12 +186,17 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
     if (status.chainDealId != null && status.chainDealId > 0) set.chain_deal_id = status.chainDealId;
     if (status.publishCid != null) set.publish_cid = status.publishCid;
     if (status.error !== '') {
-      const phase =
-        status.checkpoint === 'Accepted'
-          ? 'transfer'
-          : status.checkpoint === 'Transferred'
-            ? 'publish'
-            : 'seal';
+      if ((status.chainDealId ?? 0) > 0 && /slash|terminat/i.test(status.error)) {
+        // Activated and terminated before we saw it active.
+        return {
+          state: 'slashed',
+          set: { ...set, ended_at: Date.now(), message: status.error },
+          event: { kind: 'slashed', ok: false, phase: 'active', message: status.error },
+          nextInMs: 0,
+          pokePiece: true
+        };
+      }
+      const phase = failedPhase(deal, status);
       return {
         state: 'failed',
         set: { ...set, failed_phase: phase, message: status.error },
@@ -170,6 +207,49 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
     }
     const state = stateForCheckpoint(status.checkpoint, status.bytesReceived > 0);
     return { state, set, nextInMs: policy.pollMs };
+  }
+
+  /**
+   * Where a deal the provider reports failed went wrong. Boost moves a failed deal to `Complete`, so
+   * the checkpoint alone says little: what reached the chain and the error text decide.
+   */
+  function failedPhase(deal: Deal, status: Awaited<ReturnType<DealNetwork['status']>>): string {
+    if (status.checkpoint === 'Accepted') return 'transfer';
+    if (status.checkpoint === 'Transferred') return 'publish';
+    if (status.checkpoint !== 'Complete') return 'seal';
+    if ((status.chainDealId ?? 0) > 0 || deal.chain_deal_id != null) return 'seal';
+    // A CommP mismatch comes after every byte arrived, but it is the transfer that was bad.
+    if (/comm ?p|transfer|download|http/i.test(status.error)) return 'transfer';
+    const size = status.transferSize || deal.transfer_size;
+    const received = size > 0 && status.bytesReceived >= size;
+    return received || deal.transferred_at != null || status.publishCid != null ? 'publish' : 'transfer';
+  }
+
+  /**
+   * A deal we saw published is gone from the chain. Before its start epoch it cannot have timed out,
+   * so it was activated and then terminated (slashed) — we may simply not have looked in between.
+   */
+  async function vanished(deal: Deal, dealId: number, head: number): Promise<Step> {
+    let providerSays = '';
+    try {
+      providerSays = (await network.status(deal.provider_actor, deal.uuid)).error;
+    } catch {
+      // unreachable: the chain's view alone decides
+    }
+    if ((deal.start_epoch != null && head <= deal.start_epoch) || /slash|terminat/i.test(providerSays)) {
+      const message = providerSays || `deal ${dealId} was terminated on chain before its start epoch`;
+      return {
+        state: 'slashed',
+        set: { chain_deal_id: dealId, ended_at: Date.now(), message },
+        event: { kind: 'slashed', ok: false, phase: 'active', message },
+        nextInMs: 0,
+        pokePiece: true
+      };
+    }
+    return failed(
+      'activation',
+      `deal ${dealId} is not on chain (not activated before its start epoch, or terminated)`
+    );
   }
 
   async function poll(deal: Deal): Promise<Step> {
@@ -189,12 +269,7 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
     const dealId = step.set?.chain_deal_id ?? deal.chain_deal_id;
     if (dealId != null) {
       const onChain = await network.chainDeal(dealId);
-      if (onChain == null) {
-        return failed(
-          'activation',
-          `deal ${dealId} is not on chain (not activated before its start epoch, or terminated)`
-        );
-      }
+      if (onChain == null) return vanished(deal, dealId, head);
       if (onChain.sectorStartEpoch >= 0) {
         return {
           state: 'active',

@@ -35,7 +35,7 @@ const PLANNER_LOCK = 0x46495254; // 'FIRT'
 
 export function createPlanner(init: PlannerInit): Planner {
   const { db } = init;
-  const maxItems = init.aggregateMaxItems ?? 4096;
+  const maxItems = init.aggregateMaxItems ?? Math.min(4096, indexEntriesFor(init.aggregateTargetBytes * 2));
 
   async function lock(tx: Transaction<Database>): Promise<boolean> {
     if (init.dialect !== 'postgres') return true;
@@ -189,6 +189,17 @@ export function createPlanner(init: PlannerInit): Planner {
       });
     }
   };
+}
+
+/**
+ * FRC-0058 index entries in the piece that holds `payloadBytes` (data-segment's maxIndexEntriesInDeal:
+ * piece size / 2048 / 64, at least 4). More members than this force a larger piece than the
+ * data needs, so the planner closes an aggregate before that.
+ */
+export function indexEntriesFor(payloadBytes: number): number {
+  let pieceSize = 256;
+  while ((pieceSize * 127) / 128 < payloadBytes) pieceSize *= 2;
+  return Math.max(4, pieceSize / 2048 / 64);
 }
 
 async function flush(tx: Transaction<Database>, pieceId: number, now: number): Promise<void> {

@@ -52,6 +52,8 @@ export function createChooser(init: ChooserInit): Chooser {
         .select(['actor_id', 'ask', 'ask_fetched_at'])
         .where('state', '=', 'active')
         .where('ask', 'is not', null)
+        // The last ask failed (unreachable, or it stopped answering): not chosen until it answers again.
+        .where('ask_error', '=', '')
         .where('ask_fetched_at', '>=', Date.now() - maxAge)
         .execute();
       const eligible = rows

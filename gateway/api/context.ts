@@ -7,6 +7,9 @@ import type { FirthPeer } from '../../relay/peer.ts';
 import type { DealDataSource } from '../../filecoin/deals/deal-data.ts';
 import type { FilecoinClient } from '../../filecoin/index.ts';
 import type { DealsApi } from '../../filecoin/deals/api.ts';
+import type { Offloader } from '../../filecoin/offload/index.ts';
+import type { RetrievalStats, Retriever } from '../../filecoin/retrieval/index.ts';
+import type { Tracking } from '../../server/metrics/index.ts';
 
 /** What the API's routes can reach: domain services only, no database handles. */
 export interface ApiContext {
@@ -26,4 +29,8 @@ export interface ApiContext {
   filecoin?: FilecoinClient;
   /** Deal queries, provider list and estimates; absent when no Filecoin network is configured (deal routes answer 503). */
   deals?: DealsApi;
+  /** Case B retrieval and offloading; absent when no Filecoin network is configured (routes answer 503). */
+  retrieval?: { retriever: Retriever; offloader: Offloader; stats(): Promise<RetrievalStats> };
+  /** Bandwidth meter, stats queries and Prometheus metrics. */
+  stats?: Tracking;
 }

@@ -17,6 +17,9 @@ import { pinningRoutes } from './routes/pinning.ts';
 import { dealDataRoutes } from './routes/deal-data.ts';
 import { adminWalletRoutes } from './admin-wallet.ts';
 import { dealsRoutes } from './routes/deals.ts';
+import { retrievalRoutes } from './routes/retrieval.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { statsRoutes } from './routes/stats.ts';
 
 /**
  * The app's origin: the JSON API under /api and the built SvelteKit app at / with SPA fallback.
@@ -34,6 +37,16 @@ export async function buildApiServer(ctx: ApiContext, log: Logger) {
   // Bench-only raw-WebSocket baseline (bench/browser.ts); off unless the env var is set.
   if (process.env.FIRTH_BENCH_WS_SINK === '1') attachBenchWsSink(app.server);
   app.decorateRequest('auth', undefined);
+  // Prometheus: GET /metrics (outside /api, no auth, like Estuary's) and per-route request metrics.
+  const stats = ctx.stats;
+  if (stats != null) {
+    // Not encapsulated, so the request hook sees every route, /api included.
+    await app.register(
+      Object.assign(async (scope: import('fastify').FastifyInstance) => metricsRoutes(scope, stats), {
+        [Symbol.for('skip-override')]: true
+      })
+    );
+  }
 
   await app.register(
     async (api) => {
@@ -81,6 +94,8 @@ export async function buildApiServer(ctx: ApiContext, log: Logger) {
       await pinningRoutes(api, ctx);
       await adminWalletRoutes(api, ctx);
       await dealsRoutes(api, ctx);
+      await retrievalRoutes(api, ctx);
+      await statsRoutes(api, ctx);
       api.setNotFoundHandler((req, reply) => {
         const { status, body } = toErrorBody(
           Object.assign(new Error(`no route ${req.method} ${req.url.split('?')[0]}`), { statusCode: 404 }),

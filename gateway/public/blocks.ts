@@ -6,15 +6,16 @@ import type { CID } from 'multiformats/cid';
 import { identity } from 'multiformats/hashes/identity';
 import toBuffer from 'it-to-buffer';
 import { SHARDING } from '../../server/content/staging.ts';
+import { GatewayError } from './types.ts';
 
 /**
  * Where the gateway gets blocks: the service's own blockstore first, then the network (connected
- * peers over bitswap), until the request's signal aborts. Retrieval from Filecoin providers plugs in
- * here later, behind the same interface.
+ * peers over bitswap), until the request's signal aborts. Content we made deals for but no longer
+ * hold is retrieved from Filecoin providers instead (`retrieve`).
  */
 export interface BlockSource {
-  /** The block's bytes; with `offline` only what is held locally. */
-  get(cid: CID, options: { signal?: AbortSignal; offline?: boolean }): Promise<Uint8Array>;
+  /** The block's bytes; with `offline` only what is held locally. `root`: the DAG it is read for. */
+  get(cid: CID, options: { signal?: AbortSignal; offline?: boolean; root?: CID }): Promise<Uint8Array>;
   /** Held locally, without touching the network. */
   has(cid: CID): Promise<boolean>;
   /** The same, in the shape ipfs-unixfs-exporter reads (`get` yields chunks). */
@@ -30,6 +31,11 @@ export interface BlockSourceInit {
   networked: Pick<Blockstore, 'get'>;
   /** Bytes of small blocks kept in memory for repeated reads. @default 64 MiB */
   cacheBytes?: number;
+  /**
+   * Retrieval from Filecoin providers for roots we made deals for but no longer hold; undefined
+   * when `root` is not such content (then peers are asked over bitswap).
+   */
+  retrieve?: (root: CID, cid: CID, options: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>;
 }
 
 /** Blocks up to this size are cached: roots, directory nodes and the small blocks trustless
@@ -92,7 +98,10 @@ export function createBlockSource(init: BlockSourceInit): BlockSource {
         else reject(err);
       });
     });
-  const get = async (cid: CID, options: { signal?: AbortSignal; offline?: boolean }): Promise<Uint8Array> => {
+  const get = async (
+    cid: CID,
+    options: { signal?: AbortSignal; offline?: boolean; root?: CID }
+  ): Promise<Uint8Array> => {
     // Identity CIDs carry their bytes inline.
     if (cid.multihash.code === identity.code) return cid.multihash.digest;
     // Keyed by multihash: v0 and v1 CIDs (and other codecs) of the same bytes share an entry.
@@ -102,7 +111,18 @@ export function createBlockSource(init: BlockSourceInit): BlockSource {
     let bytes = await readLocal(cid);
     if (bytes == null) {
       if (options.offline === true) throw new BlockNotFoundError(`block ${cid} is not held locally`);
-      bytes = await toBuffer(init.networked.get(cid, { signal: options.signal }));
+      if (options.root != null && init.retrieve != null) {
+        try {
+          bytes = await init.retrieve(options.root, cid, { signal: options.signal });
+        } catch (err) {
+          if (options.signal?.aborted === true) throw err;
+          throw new GatewayError(
+            502,
+            `could not retrieve ${cid} from a Filecoin provider: ${(err as Error).message}`
+          );
+        }
+      }
+      bytes ??= await toBuffer(init.networked.get(cid, { signal: options.signal }));
     }
     cache.set(key, bytes);
     return bytes;

@@ -1,8 +1,9 @@
 import type { CID } from 'multiformats/cid';
 
 /**
- * The one place the gateway reports what it served: body bytes and responses per root CID. The
- * bandwidth-tracking issue persists these per content and user; until then they are kept in memory.
+ * The one place the gateway reports what it served: body bytes and responses per root CID, in
+ * memory. The service also hands each response to the bandwidth meter (server/metrics), which keeps
+ * it per content and user in the database.
  */
 export interface GatewayMeter {
   record(root: CID, bytes: number): void;

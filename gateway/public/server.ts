@@ -250,7 +250,8 @@ async function route(
   let firstBlockMs: number | undefined;
   const blocks: BlockSource = {
     async get(cid, o) {
-      const bytes = await init.blocks.get(cid, o);
+      // The root lets a block source retrieve offloaded content as a whole (Case B).
+      const bytes = await init.blocks.get(cid, { ...o, root: target.root });
       firstBlockMs ??= performance.now() - started;
       idle.refresh();
       return bytes;

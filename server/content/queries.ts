@@ -55,7 +55,7 @@ export function createContentQueries(db: Kysely<Database>) {
         createdAt: new Date(c.created_at).toISOString(),
         bwUsed: 0,
         totalRequests: 0,
-        offloaded: false,
+        offloaded: c.offloaded_at != null,
         aggregatedFiles: 0,
         pinningStatus: c.pin_status
       }));

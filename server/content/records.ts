@@ -45,7 +45,7 @@ export function contentJson(c: Content): ContentJson {
     dagSize: c.dag_size,
     type: c.type,
     active: c.pin_status === 'pinned',
-    offloaded: false,
+    offloaded: c.offloaded_at != null,
     replication: c.replication,
     aggregatedIn: 0,
     aggregate: false,

@@ -37,6 +37,8 @@ export interface StagedUpload {
   blocks: number;
   /** Estuary's content type: 0 unknown, 1 file, 2 directory. */
   type: number;
+  /** Request body bytes read for this upload (what the bandwidth meter counts). */
+  received: number;
   commit(userId: number, meta: UploadMeta): Promise<Content>;
   discard(): Promise<void>;
 }
@@ -45,6 +47,8 @@ export interface UploadContext {
   db: Kysely<Database>;
   blockstore: FsBlockstore;
   stagingDir: string;
+  /** Bandwidth hook: an upload was committed as `content` after `bytes` of request body. */
+  onReceived?(content: Content, bytes: number): void;
 }
 
 /** Counts bytes as they stream past and stops at the limit. */
@@ -85,7 +89,7 @@ function staged(
       // Blocks first, then the row: a crash in between leaves unreferenced blocks (collected later),
       // never a content row without its blocks.
       await staging.commit();
-      return insertContent(ctx.db, {
+      const content = await insertContent(ctx.db, {
         user_id: userId,
         cid: fields.root.toString(),
         name: meta.name,
@@ -99,6 +103,8 @@ function staged(
         pin_meta: '{}',
         status_details: ''
       });
+      ctx.onReceived?.(content, fields.received);
+      return content;
     },
     discard: () => staging.discard()
   };
@@ -127,7 +133,14 @@ export async function stageFile(
       { ...profile, chunker: pool.chunker }
     );
     await staging.flush();
-    return staged(ctx, staging, { root: result.cid, size, dagSize, blocks: staging.size, type: 1 });
+    return staged(ctx, staging, {
+      root: result.cid,
+      size,
+      dagSize,
+      blocks: staging.size,
+      type: 1,
+      received: size
+    });
   } catch (err) {
     await staging.discard();
     throw err;
@@ -207,7 +220,7 @@ export async function stageCar(
       );
     }
     const { type, size } = describeRoot(root, rootBytes, dagSize);
-    return staged(ctx, staging, { root, size, dagSize, blocks: staging.size, type });
+    return staged(ctx, staging, { root, size, dagSize, blocks: staging.size, type, received: carBytes });
   } catch (err) {
     await staging.discard();
     throw err;

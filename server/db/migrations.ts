@@ -230,6 +230,69 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('deal_events_deal').on('deal_events').column('deal_id').execute();
         await db.schema.createIndex('deals_created').on('deals').column('created_at').execute();
       }
+    },
+    '0004_bandwidth': {
+      async up(db) {
+        // Bytes moved per channel, content, user and peer, summed per minute and per hour by the
+        // bandwidth meter (server/metrics/bandwidth.ts). 0 / '' stand for "none" so the key is a
+        // primary key on both databases (PostgreSQL key columns cannot be null).
+        for (const [table, time] of [
+          ['bandwidth_minute', 'minute'],
+          ['bandwidth_hour', 'hour']
+        ] as const) {
+          await db.schema
+            .createTable(table)
+            .addColumn(time, 'bigint', (c) => c.notNull())
+            .addColumn('channel', 'text', (c) => c.notNull())
+            .addColumn('content_id', 'bigint', (c) => c.notNull().defaultTo(0))
+            .addColumn('user_id', 'bigint', (c) => c.notNull().defaultTo(0))
+            .addColumn('peer', 'text', (c) => c.notNull().defaultTo(''))
+            .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+            .addColumn('events', 'bigint', (c) => c.notNull().defaultTo(0))
+            .addPrimaryKeyConstraint(`${table}_pk`, [time, 'channel', 'content_id', 'user_id', 'peer'])
+            .execute();
+          await db.schema.createIndex(`${table}_content`).on(table).columns(['content_id', time]).execute();
+          await db.schema.createIndex(`${table}_user`).on(table).columns(['user_id', time]).execute();
+        }
+        // Running totals per channel, so node-wide figures never sum the whole history.
+        await db.schema
+          .createTable('bandwidth_totals')
+          .addColumn('channel', 'text', (c) => c.primaryKey())
+          .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('events', 'bigint', (c) => c.notNull().defaultTo(0))
+          .execute();
+      }
+    },
+    '0003_retrieval_offload': {
+      async up(db) {
+        // Offloaded content keeps pin_status 'pinned' (as Estuary did); these say whether its blocks
+        // are held and when it was last read (the offload policy's clock).
+        await db.schema.alterTable('contents').addColumn('offloaded_at', 'bigint').execute();
+        await db.schema.alterTable('contents').addColumn('last_read_at', 'bigint').execute();
+        await id(db, 'retrievals')
+          .addColumn('content_id', 'bigint', (c) => c.notNull().references('contents.id').onDelete('cascade'))
+          .addColumn('root_cid', 'text', (c) => c.notNull())
+          .addColumn('provider_actor', 'bigint')
+          .addColumn('provider_url', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('transport', 'text', (c) =>
+            c.notNull().check(sql`transport in ('http-car', 'http-piece', 'bitswap')`)
+          )
+          .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('running', 'done', 'failed')`))
+          .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('blocks', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('ttfb_ms', 'integer')
+          .addColumn('duration_ms', 'integer')
+          .addColumn('error', 'text', (c) => c.notNull().defaultTo(''))
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('ended_at', 'bigint')
+          .execute();
+        await db.schema
+          .createIndex('retrievals_content')
+          .on('retrievals')
+          .columns(['content_id', 'started_at'])
+          .execute();
+        await db.schema.createIndex('retrievals_started').on('retrievals').column('started_at').execute();
+      }
     }
   };
 }

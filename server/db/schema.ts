@@ -16,6 +16,10 @@ export interface Database {
   piece_members: PieceMembersTable;
   deals: DealsTable;
   deal_events: DealEventsTable;
+  bandwidth_minute: BandwidthMinuteTable;
+  bandwidth_hour: BandwidthHourTable;
+  bandwidth_totals: BandwidthTotalsTable;
+  retrievals: RetrievalsTable;
 }
 
 export interface ContentMetaTable {
@@ -92,6 +96,10 @@ export interface ContentsTable {
   /** Globally unique creation time in ms, the Pinning API's paging key. */
   created_at: number;
   updated_at: number;
+  /** When its local blocks were dropped (Filecoin deals hold it); null = held here. */
+  offloaded_at: Generated<number | null>;
+  /** Last gateway read, for the offload policy; null = never read. */
+  last_read_at: Generated<number | null>;
 }
 
 export type JobState = 'ready' | 'running' | 'done' | 'failed';
@@ -253,3 +261,49 @@ export type Piece = Selectable<PiecesTable>;
 export type PieceMember = Selectable<PieceMembersTable>;
 export type Deal = Selectable<DealsTable>;
 export type DealEvent = Selectable<DealEventsTable>;
+
+/** Bytes moved in one minute (or hour) on one channel for one content/user/peer (0 or '' = none). */
+interface BandwidthRow {
+  channel: string;
+  content_id: number;
+  user_id: number;
+  peer: string;
+  bytes: number;
+  events: number;
+}
+
+export interface BandwidthMinuteTable extends BandwidthRow {
+  /** Start of the minute, epoch ms. */
+  minute: number;
+}
+
+export interface BandwidthHourTable extends BandwidthRow {
+  /** Start of the hour, epoch ms. */
+  hour: number;
+}
+
+export interface BandwidthTotalsTable {
+  channel: string;
+  bytes: number;
+  events: number;
+}
+
+/** One attempt to fetch a content's DAG back from one provider (Case B retrieval). */
+export interface RetrievalsTable {
+  id: Generated<number>;
+  content_id: number;
+  root_cid: string;
+  provider_actor: number | null;
+  provider_url: string;
+  transport: 'http-car' | 'http-piece' | 'bitswap';
+  state: 'running' | 'done' | 'failed';
+  bytes: number;
+  blocks: number;
+  ttfb_ms: number | null;
+  duration_ms: number | null;
+  error: string;
+  started_at: number;
+  ended_at: number | null;
+}
+
+export type Retrieval = Selectable<RetrievalsTable>;

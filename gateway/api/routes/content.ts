@@ -155,7 +155,7 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
 
   app.get('/public/by-cid/:cid', async (req) => ctx.content.publicByCid((req.params as { cid: string }).cid));
 
-  app.get('/user/stats', { preHandler: user }, async (req) => ctx.content.userStats(userOf(req).user.id));
+  // `/user/stats` (with bandwidth) is in routes/stats.ts.
 }
 
 /** An AbortSignal that fires when the client goes away mid-request. */

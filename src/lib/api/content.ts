@@ -18,6 +18,8 @@ export interface ContentDetail extends ContentItem {
   pinning?: boolean;
   failed?: boolean;
   dealStatus?: string;
+  /** Its blocks were dropped here (Filecoin deals hold it); the gateway retrieves it when read. */
+  offloaded?: boolean;
   requestId: string;
 }
 

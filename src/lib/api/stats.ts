@@ -1,0 +1,221 @@
+import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK, toApiError } from './errors';
+
+/** Bandwidth channels, as the service names them. */
+export const CHANNELS = [
+  'http-upload',
+  'bitswap-in',
+  'bitswap-out',
+  'gateway-out',
+  'deal-transfer-out',
+  'retrieval-in'
+] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export const CHANNEL_LABELS: Record<Channel, string> = {
+  'http-upload': 'HTTP uploads',
+  'bitswap-in': 'Bitswap in',
+  'bitswap-out': 'Bitswap out',
+  'gateway-out': 'Gateway out',
+  'deal-transfer-out': 'Deal transfers out',
+  'retrieval-in': 'Retrievals in'
+};
+
+export interface Usage {
+  totalIn: number;
+  totalOut: number;
+  byChannel: Record<Channel, { bytes: number; events: number }>;
+}
+
+/** Columnar series: `t[i]` (epoch ms) with each series' value at i. */
+export interface Series<K extends string> {
+  from: number;
+  to: number;
+  step: 'minute' | 'hour' | 'day';
+  t: number[];
+  series: Record<K, number[]>;
+}
+
+export type DealSeriesKey = 'attempted' | 'published' | 'active' | 'failed';
+
+export interface PublicStats {
+  totalStorage: number;
+  totalFilesStored: number;
+  dealsOnChain: number;
+  totalObjectsRef: number;
+  totalBytesUploaded: number;
+  totalUsers: number;
+  totalStorageMiner: number;
+  bandwidth: Usage;
+}
+
+export interface UserStats {
+  totalSize: number;
+  numPins: number;
+  bandwidth?: Usage;
+}
+
+export interface ProviderRow {
+  addr: string;
+  suspended: boolean;
+  score: number;
+  proposed: number;
+  accepted: number;
+  rejected: number;
+  published: number;
+  active: number;
+  failed: number;
+  slashed: number;
+  msToPublish: number | null;
+  msToActive: number | null;
+  transferBytesPerSec: number | null;
+  retrievalOk: number;
+  retrievalFailed: number;
+  activationsPerDay: number[];
+}
+
+export interface MinerStats {
+  miner: string;
+  dealCount: number;
+  errorCount: number;
+  suspended: boolean;
+  suspendedReason: string;
+  chainInfo: { peerId: string; addresses: string[] };
+  days: number;
+  score: number;
+  deals: {
+    proposed: number;
+    accepted: number;
+    rejected: number;
+    published: number;
+    active: number;
+    failed: number;
+    slashed: number;
+    expired: number;
+    byState: Record<string, number>;
+    failedByPhase: Record<string, number>;
+    rejectReasons: Array<{ message: string; count: number }>;
+  };
+  timing: {
+    msToPublish: number | null;
+    msToActive: number | null;
+    transferBytesPerSec: number | null;
+    transferBytes: number;
+  };
+  retrievals: { ok: number; failed: number; ttfbMs: number | null; bytesPerSec: number | null };
+}
+
+export interface MinerEvent {
+  ID: number;
+  CreatedAt: string;
+  phase: string;
+  kind: string;
+  ok: boolean;
+  message: string;
+  dealId: number | null;
+}
+
+export interface BreakdownRow {
+  key: string;
+  label: string;
+  bytesIn: number;
+  bytesOut: number;
+  events: number;
+}
+
+export interface RangeQuery {
+  from?: number;
+  to?: number;
+  step?: 'minute' | 'hour' | 'day';
+}
+
+interface Options {
+  signal?: AbortSignal;
+}
+
+export interface StatsApiInit {
+  baseUrl?: string;
+  getToken?: () => string | null | undefined;
+  onUnauthorized?: () => void;
+  fetch?: typeof globalThis.fetch;
+}
+
+/** Typed client for the bandwidth and provider-performance routes. */
+export function createStatsApi(init: StatsApiInit = {}) {
+  const base = (init.baseUrl ?? '/api').replace(/\/+$/, '');
+  const doFetch = init.fetch ?? ((input, requestInit) => globalThis.fetch(input, requestInit));
+
+  async function get<T>(path: string, query: object = {}, options: Options = {}): Promise<T> {
+    const headers = new Headers({ accept: 'application/json' });
+    const token = init.getToken?.();
+    if (token) headers.set('authorization', `Bearer ${token}`);
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v != null) params.set(k, String(v));
+    const qs = params.size > 0 ? `?${params}` : '';
+    let response: Response;
+    try {
+      response = await doFetch(base + path + qs, { headers, signal: options.signal });
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      throw new ApiError(0, ERR_NETWORK, '', { cause: err });
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      if (response.status === 401 && token && token === init.getToken?.()) init.onUnauthorized?.();
+      throw toApiError(response, text);
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new ApiError(response.status, ERR_BAD_RESPONSE, '', { cause: err });
+    }
+  }
+
+  const miner = (m: string) => encodeURIComponent(m.trim());
+
+  return {
+    publicStats: (o?: Options) => get<PublicStats>('/public/stats', {}, o),
+    dealSeries: (range: RangeQuery, o?: Options) =>
+      get<Series<DealSeriesKey>>('/public/stats/deals', range, o),
+    providers: (o?: Options) =>
+      get<{ days: number; providers: ProviderRow[] }>('/public/stats/providers', {}, o),
+    minerStats: (m: string, o?: Options) => get<MinerStats>(`/public/miners/stats/${miner(m)}`, {}, o),
+    minerEvents: (m: string, limit: number, o?: Options) =>
+      get<MinerEvent[]>(`/public/miners/events/${miner(m)}`, { limit }, o),
+    minerSeries: (m: string, range: RangeQuery, o?: Options) =>
+      get<Series<DealSeriesKey>>(`/public/miners/series/${miner(m)}`, range, o),
+    userStats: (o?: Options) => get<UserStats>('/user/stats', {}, o),
+    myBandwidth: (range: RangeQuery, o?: Options) => get<Series<Channel>>('/user/stats/bandwidth', range, o),
+    allBandwidth: (range: RangeQuery, o?: Options) =>
+      get<Series<Channel>>('/admin/stats/bandwidth', range, o),
+    breakdown: (by: 'channel' | 'user' | 'content' | 'peer', range: RangeQuery, o?: Options) =>
+      get<{ rows: BreakdownRow[] }>('/admin/stats/bandwidth/breakdown', { by, ...range }, o)
+  };
+}
+
+export type StatsApi = ReturnType<typeof createStatsApi>;
+
+/** 1234.5 ms → "1.2 s"; null → "—". */
+export function formatDuration(ms: number | null): string {
+  if (ms == null || !Number.isFinite(ms)) return '—';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 7_200_000) return `${(ms / 60_000).toFixed(1)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+/** Chart colours, readable on the light and the dark theme. */
+export const CHANNEL_COLORS: Record<Channel, string> = {
+  'http-upload': '#2a7fff',
+  'bitswap-in': '#8e44ad',
+  'bitswap-out': '#d35400',
+  'gateway-out': '#16a085',
+  'deal-transfer-out': '#c0392b',
+  'retrieval-in': '#7f8c8d'
+};
+
+export const DEAL_SERIES: Array<{ key: DealSeriesKey; label: string; color: string }> = [
+  { key: 'attempted', label: 'Attempted', color: '#2a7fff' },
+  { key: 'published', label: 'Published', color: '#d68910' },
+  { key: 'active', label: 'Active', color: '#1e8449' },
+  { key: 'failed', label: 'Failed', color: '#c0392b' }
+];
