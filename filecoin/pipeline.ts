@@ -19,6 +19,8 @@ export interface DealPipelineConfig extends DealPolicy {
   aggregateTargetBytes: number;
   aggregateMaxWaitMs: number;
   minPieceSize: number;
+  /** Most payload (CAR) bytes in one piece; larger content is split into shards. @default 32 GiB·127/128 − 16 MiB */
+  maxPiecePayloadBytes?: number;
   maxPrice: bigint;
   maxVerifiedPrice: bigint;
   /** How often a satisfied piece recounts its deals. */
@@ -59,9 +61,17 @@ export function startDealPipeline(init: DealPipelineInit): DealPipeline {
     dialect: init.dialect,
     minDealBytes: config.minDealBytes,
     aggregateTargetBytes: config.aggregateTargetBytes,
-    aggregateMaxWaitMs: config.aggregateMaxWaitMs
+    aggregateMaxWaitMs: config.aggregateMaxWaitMs,
+    maxPiecePayloadBytes: config.maxPiecePayloadBytes
   });
-  const preparer = createPreparer({ db, leases, load: init.load, minPieceSize: config.minPieceSize, log });
+  const preparer = createPreparer({
+    db,
+    leases,
+    load: init.load,
+    minPieceSize: config.minPieceSize,
+    maxPiecePayloadBytes: config.maxPiecePayloadBytes,
+    log
+  });
   const chooser = createChooser({ db, maxPrice: config.maxPrice, maxVerifiedPrice: config.maxVerifiedPrice });
   let verifiedCache: { value: boolean; at: number } | undefined;
   const replicator = createReplicator({

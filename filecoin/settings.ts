@@ -2,6 +2,7 @@
 // use. The devnet's defaults make the whole pipeline visible in seconds on one laptop; a real
 // network's follow Estuary and Boost (hours, not seconds; FIL+ at price 0).
 import type { DealSettingsOverrides } from '../server/config.ts';
+import { MAX_PIECE_PAYLOAD_BYTES } from './pieces/shards.ts';
 import type { DealPipelineConfig } from './pipeline.ts';
 
 const MiB = 1024 * 1024;
@@ -18,6 +19,9 @@ export function resolveDealSettings(
     aggregateTargetBytes: overrides.aggregateTargetBytes ?? (devnet ? 4 * MiB : GiB),
     aggregateMaxWaitMs: overrides.aggregateMaxWaitMs ?? (devnet ? 10_000 : 6 * 3600_000),
     minPieceSize: overrides.minPieceSize ?? 256,
+    // The largest sector providers commonly offer is 32 GiB, which holds 32 GiB·127/128 of payload
+    // (Fr32); keep a margin below it. Larger content is split into shards of at most this.
+    maxPiecePayloadBytes: overrides.maxPiecePayloadBytes ?? MAX_PIECE_PAYLOAD_BYTES,
     // Estuary's caps: 0.00000003 FIL/GiB/epoch unverified, free for verified (FIL+) deals.
     maxPrice: overrides.maxPrice ?? 30_000_000_000n,
     maxVerifiedPrice: overrides.maxVerifiedPrice ?? 0n,

@@ -73,6 +73,8 @@ export interface DealSettingsOverrides {
   aggregateMaxWaitMs?: number;
   /** FIRTH_MIN_PIECE_SIZE: pieces are padded up to this. */
   minPieceSize?: number;
+  /** FIRTH_MAX_PIECE_PAYLOAD_BYTES: content whose CAR is larger is split into shards of at most this. */
+  maxPiecePayloadBytes?: number;
   /** FIRTH_MAX_PRICE / FIRTH_MAX_VERIFIED_PRICE: attoFIL per GiB per epoch. */
   maxPrice?: bigint;
   maxVerifiedPrice?: bigint;
@@ -167,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): FirthConfig {
       aggregateTargetBytes: optionalInt(env, 'FIRTH_AGGREGATE_TARGET_BYTES', 1),
       aggregateMaxWaitMs: seconds(optionalInt(env, 'FIRTH_AGGREGATE_MAX_WAIT', 0)),
       minPieceSize: optionalInt(env, 'FIRTH_MIN_PIECE_SIZE', 128),
+      maxPiecePayloadBytes: optionalInt(env, 'FIRTH_MAX_PIECE_PAYLOAD_BYTES', 65_536),
       maxPrice: optionalBig(env, 'FIRTH_MAX_PRICE'),
       maxVerifiedPrice: optionalBig(env, 'FIRTH_MAX_VERIFIED_PRICE'),
       durationEpochs: optionalInt(env, 'FIRTH_DEAL_DURATION_EPOCHS', 518_400),

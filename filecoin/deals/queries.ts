@@ -56,6 +56,10 @@ export interface PieceRecord {
   pieceSize: number | null;
   payloadSize: number | null;
   shardIndex: number | null;
+  /** Shards: the shard CAR's root, its first block in the content's CAR order and how many blocks. */
+  rootCid: string | null;
+  firstBlock: number | null;
+  blockCount: number | null;
   replication: number;
   items: number;
   lastError: string;
@@ -296,6 +300,9 @@ export function createDealQueries(db: Kysely<Database>) {
         'pieces.piece_size',
         'pieces.payload_size',
         'pieces.shard_index',
+        'pieces.root_cid',
+        'pieces.shard_first_block',
+        'pieces.shard_block_count',
         'pieces.replication',
         'pieces.items',
         'pieces.last_error'
@@ -312,6 +319,9 @@ export function createDealQueries(db: Kysely<Database>) {
       pieceSize: numOrNull(r.piece_size),
       payloadSize: numOrNull(r.payload_size),
       shardIndex: numOrNull(r.shard_index),
+      rootCid: r.root_cid,
+      firstBlock: numOrNull(r.shard_first_block),
+      blockCount: numOrNull(r.shard_block_count),
       replication: Number(r.replication),
       items: Number(r.items),
       lastError: r.last_error

@@ -5,6 +5,7 @@ import type { Database } from '../../server/db/schema.ts';
 import { layoutAggregate } from './aggregate.ts';
 import { contentCar, type LoadBlock } from './car.ts';
 import { payloadFromRegions, type PayloadRegion, type PiecePayload } from './payload.ts';
+import { shardCar } from './shards.ts';
 
 export async function openPiecePayload(
   db: Kysely<Database>,
@@ -27,6 +28,21 @@ export async function openPiecePayload(
     .where('piece_members.piece_id', '=', pieceId)
     .orderBy('piece_members.position')
     .execute();
+  if (piece.kind === 'shard') {
+    // A shard's payload is its own CAR: its run of the content's blocks (shards.ts).
+    const member = members[0];
+    if (member == null || piece.shard_first_block == null || piece.shard_block_count == null) {
+      throw new Error(`piece ${pieceId}: shard without its content or block range`);
+    }
+    const shard = {
+      firstBlock: Number(piece.shard_first_block),
+      blockCount: Number(piece.shard_block_count)
+    };
+    const size = Number(piece.payload_size);
+    return payloadFromRegions(size, [
+      { offset: 0, length: size, open: () => shardCar(CID.parse(member.cid), load, shard) }
+    ]);
+  }
   const regions: PayloadRegion[] = members.map((m) => ({
     offset: Number(m.byte_offset),
     length: Number(m.size),

@@ -1,10 +1,13 @@
 // Decides which piece each pinned content goes into. Content of at least `minDealBytes` gets a
 // piece of its own; smaller content joins the open aggregate, which is flushed when it holds
 // `aggregateTargetBytes` or when its oldest member has waited `aggregateMaxWaitMs` — so no upload
-// waits forever for enough neighbours (Estuary's staging zones closed only at 1.1 GB).
+// waits forever for enough neighbours (Estuary's staging zones closed only at 1.1 GB). Content
+// whose CAR would not fit the largest piece is split into shards (see shards.ts): the planner makes
+// shard 0, and the preparer, once it has walked the DAG, the others.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from '../../server/db/migrations.ts';
 import type { Database } from '../../server/db/schema.ts';
+import { estimateCarBytes, MAX_PIECE_PAYLOAD_BYTES } from './shards.ts';
 
 export interface PlannerInit {
   db: Kysely<Database>;
@@ -17,9 +20,12 @@ export interface PlannerInit {
   aggregateMaxWaitMs: number;
   /** Most members in one aggregate (bounded by the index size of the piece). */
   aggregateMaxItems?: number;
+  /** Content whose CAR may be larger than this is split into shards. @default 32 GiB·127/128 − 16 MiB */
+  maxPiecePayloadBytes?: number;
 }
 
 export interface PlanResult {
+  /** Contents dealt on pieces of their own: one piece, or shards. */
   singles: number;
   aggregated: number;
   flushed: number;
@@ -35,6 +41,7 @@ const PLANNER_LOCK = 0x46495254; // 'FIRT'
 
 export function createPlanner(init: PlannerInit): Planner {
   const { db } = init;
+  const maxPayload = init.maxPiecePayloadBytes ?? MAX_PIECE_PAYLOAD_BYTES;
   const maxItems = init.aggregateMaxItems ?? Math.min(4096, indexEntriesFor(init.aggregateTargetBytes * 2));
 
   async function lock(tx: Transaction<Database>): Promise<boolean> {
@@ -71,10 +78,12 @@ export function createPlanner(init: PlannerInit): Planner {
         for (const content of unplaced) {
           const size = Number(content.dag_size);
           if (size >= init.minDealBytes) {
+            const sharded = estimateCarBytes(size) > maxPayload;
             const piece = await tx
               .insertInto('pieces')
               .values({
-                kind: 'single',
+                kind: sharded ? 'shard' : 'single',
+                shard_index: sharded ? 0 : null,
                 state: 'preparing',
                 content_id: content.id,
                 root_cid: content.cid,

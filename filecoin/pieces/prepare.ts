@@ -1,6 +1,7 @@
 // Prepares pieces for deals: streams each content's CAR out of the blockstore (re-hashing every
 // block), computes CommP while streaming, and for aggregates lays the members out (FRC-0058) and
-// keeps each member's inclusion proof. A piece in `preparing` is a leased work item, so a crash
+// keeps each member's inclusion proof. A content too large for one piece is cut into shards here
+// (shards.ts): the planner made shard 0, this walks the DAG once and makes the rest. A piece in `preparing` is a leased work item, so a crash
 // mid-way just means another worker (or this one after restart) prepares it again.
 import type { Kysely } from 'kysely';
 import { CID } from 'multiformats/cid';
@@ -9,6 +10,7 @@ import { commp, padPieceCid } from '../commp/index.ts';
 import type { Leases } from '../store/leases.ts';
 import { fitAggregate, type AggregateMember } from './aggregate.ts';
 import { contentCar, type LoadBlock } from './car.ts';
+import { MAX_PIECE_PAYLOAD_BYTES, planShards } from './shards.ts';
 
 export interface PreparerInit {
   db: Kysely<Database>;
@@ -16,6 +18,8 @@ export interface PreparerInit {
   load: LoadBlock;
   /** Pieces are padded up to at least this size, so providers' minimum piece sizes are met. @default 256 */
   minPieceSize: number;
+  /** Most payload bytes in one piece; larger content is prepared as shards. @default 32 GiB·127/128 − 16 MiB */
+  maxPiecePayloadBytes?: number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
   onProgress?: (evt: { type: 'firth:piece:prepared'; pieceId: number; pieceCid: string }) => void;
 }
@@ -29,6 +33,101 @@ const MAX_ATTEMPTS = 5;
 
 export function createPreparer(init: PreparerInit): Preparer {
   const { db, leases } = init;
+  const maxPayload = init.maxPiecePayloadBytes ?? MAX_PIECE_PAYLOAD_BYTES;
+
+  /** Cuts the content of shard 0 into shards and records them all, ready for deals, at once. */
+  async function prepareShards(
+    piece: { id: number; content_id: number | null; replication: number },
+    member: { content_id: number; cid: string },
+    signal?: AbortSignal
+  ): Promise<void> {
+    const plans = await planShards(CID.parse(member.cid), init.load, maxPayload, {
+      minPieceSize: init.minPieceSize,
+      signal
+    });
+    const contentId = piece.content_id ?? member.content_id;
+    const ids = [piece.id];
+    await db.transaction().execute(async (tx) => {
+      const now = Date.now();
+      const first = plans[0]!;
+      const updated = await tx
+        .updateTable('pieces')
+        .set({
+          state: 'ready',
+          kind: 'shard',
+          shard_index: 0,
+          root_cid: first.root.toString(),
+          piece_cid: first.pieceCid.toString(),
+          piece_size: first.pieceSize,
+          payload_size: first.payloadSize,
+          shard_first_block: first.firstBlock,
+          shard_block_count: first.blockCount,
+          bytes: first.payloadSize,
+          last_error: '',
+          next_run_at: now,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: now
+        })
+        .where('id', '=', piece.id)
+        .where('state', '=', 'preparing')
+        .where('lease_owner', '=', leases.owner)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) !== 1)
+        throw new Error(`piece ${piece.id}: lease lost while preparing`);
+      await tx
+        .updateTable('piece_members')
+        .set({ size: first.payloadSize })
+        .where('piece_id', '=', piece.id)
+        .execute();
+      for (const plan of plans.slice(1)) {
+        const row = await tx
+          .insertInto('pieces')
+          .values({
+            kind: 'shard',
+            shard_index: plan.index,
+            state: 'ready',
+            content_id: contentId,
+            root_cid: plan.root.toString(),
+            piece_cid: plan.pieceCid.toString(),
+            piece_size: plan.pieceSize,
+            payload_size: plan.payloadSize,
+            shard_first_block: plan.firstBlock,
+            shard_block_count: plan.blockCount,
+            replication: piece.replication,
+            items: 1,
+            bytes: plan.payloadSize,
+            last_error: '',
+            next_run_at: now,
+            attempts: 0,
+            created_at: now,
+            updated_at: now
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        ids.push(row.id);
+        await tx
+          .insertInto('piece_members')
+          .values({
+            piece_id: row.id,
+            position: 0,
+            content_id: member.content_id,
+            byte_offset: 0,
+            size: plan.payloadSize,
+            added_at: now
+          })
+          .execute();
+      }
+    });
+    init.log.info({ pieceId: piece.id, contentId, shards: plans.length }, 'content split into shards');
+    for (const [i, plan] of plans.entries()) {
+      init.onProgress?.({
+        type: 'firth:piece:prepared',
+        pieceId: ids[i]!,
+        pieceCid: plan.pieceCid.toString()
+      });
+    }
+  }
 
   async function prepare(pieceId: number, signal?: AbortSignal): Promise<void> {
     const piece = await db
@@ -46,8 +145,18 @@ export function createPreparer(init: PreparerInit): Preparer {
     if (members.length === 0) throw new Error(`piece ${pieceId} has no members`);
     const now = () => Date.now();
 
+    if (piece.kind === 'shard') {
+      await prepareShards(piece, members[0]!, signal);
+      return;
+    }
+
     if (piece.kind === 'single') {
       const info = await commp(contentCar(CID.parse(members[0]!.cid), init.load, { signal }), { signal });
+      // The planner's estimate of the CAR's size was short: deal it as shards after all.
+      if (info.payloadSize > maxPayload) {
+        await prepareShards(piece, members[0]!, signal);
+        return;
+      }
       const pieceSize = Math.max(info.pieceSize, init.minPieceSize);
       const pieceCid =
         pieceSize > info.pieceSize ? padPieceCid(info.pieceCid, info.pieceSize, pieceSize) : info.pieceCid;

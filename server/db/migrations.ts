@@ -293,6 +293,14 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
         await db.schema.createIndex('retrievals_started').on('retrievals').column('started_at').execute();
       }
+    },
+    '0005_shards': {
+      async up(db) {
+        // A shard piece carries a consecutive run of its content's CAR blocks (DFS order): the index
+        // of its first block and how many, so its payload can be produced again byte for byte.
+        await db.schema.alterTable('pieces').addColumn('shard_first_block', 'bigint').execute();
+        await db.schema.alterTable('pieces').addColumn('shard_block_count', 'bigint').execute();
+      }
     }
   };
 }

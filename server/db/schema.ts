@@ -169,6 +169,9 @@ export interface PiecesTable extends LeasedRow {
   state: PieceState;
   content_id: number | null;
   shard_index: number | null;
+  /** Shards: index of the first CAR block (DFS order over the content's DAG) and how many blocks. */
+  shard_first_block: number | null;
+  shard_block_count: number | null;
   /** The DealDataRoot sent to providers. */
   root_cid: string | null;
   /** CommP (baga…), padded piece size and payload bytes, once prepared. */

@@ -282,6 +282,36 @@ export async function dealsRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     return { contentId: content.id, cid: content.cid, proofs: proofs.map(inclusionJson) };
   });
 
+  // The manifest of a content dealt as shards (too large for one piece): each shard's piece and the
+  // run of the content's CAR blocks (depth-first order) it carries; their blocks in order are the DAG.
+  app.get('/content/:id/shards', { preHandler: [user, on] }, async (req) => {
+    const content = await ctx.content.get(userOf(req).user.id, (req.params as { id: string }).id);
+    const { pieces } = await deals().queries.contentDeals(content.id, content.replication);
+    const shards = pieces
+      .filter((p) => p.kind === 'shard')
+      .sort((x, y) => (x.shardIndex ?? 0) - (y.shardIndex ?? 0));
+    if (shards.length === 0) {
+      throw new NotFoundError(
+        'ERR_SHARDS_NOT_FOUND',
+        `content ${content.id} is not split into shards: it fits in one piece`
+      );
+    }
+    return {
+      contentId: content.id,
+      root: content.cid,
+      shards: shards.map((p) => ({
+        index: p.shardIndex,
+        state: p.state,
+        carRoot: p.rootCid,
+        pieceCid: p.pieceCid,
+        pieceSize: p.pieceSize,
+        payloadSize: p.payloadSize,
+        firstBlock: p.firstBlock,
+        blocks: p.blockCount
+      }))
+    };
+  });
+
   app.get('/deals/status/:id', { preHandler: [user, on] }, async (req) => {
     const api = deals();
     const u = userOf(req).user;
