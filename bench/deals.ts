@@ -5,9 +5,8 @@
 // so the table shows what the deal pipeline adds.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import readline from 'node:readline';
-import { spawn } from 'node:child_process';
 import { DatabaseSync } from 'node:sqlite';
+import { joinDevnet, startDevnetProcess } from './devnet-process.ts';
 import { startServiceProcess, table, type ServiceProcess } from './service-process.ts';
 
 const DEVNET_ENV = {
@@ -157,81 +156,6 @@ async function dealRun(
   };
 }
 
-interface DevnetProcess {
-  pid: number;
-  lotusUrl: string;
-  ipniUrl: string;
-  adminUrl: string;
-  providers: Array<{ actorId: string }>;
-  stop(): Promise<void>;
-}
-
-/** `npm run devnet` as a child process on free ports, ephemeral, at the tests' pace. */
-async function startDevnetProcess(): Promise<DevnetProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(import.meta.dirname, '..', 'devnet', 'cli.ts'),
-      '--ephemeral',
-      '--port',
-      '0',
-      '--ipni-port',
-      '0',
-      '--epoch-ms',
-      '100',
-      '--providers',
-      '8',
-      '--log-level',
-      'warn'
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] }
-  );
-  const summary = await new Promise<Omit<DevnetProcess, 'pid' | 'stop'>>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`devnet exited with ${code}`)));
-    const lines = readline.createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      if (line.startsWith('{')) resolve(JSON.parse(line) as Omit<DevnetProcess, 'pid' | 'stop'>);
-    });
-  });
-  return {
-    ...summary,
-    pid: child.pid!,
-    async stop() {
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      await exited;
-    }
-  };
-}
-
-/** Funds the service's wallet (FIL and DataCap) from the devnet and adds its providers. */
-async function joinDevnet(svc: ServiceProcess, devnet: DevnetProcess): Promise<string> {
-  const apiKey = await registerKey(svc);
-  const auth = { authorization: `Bearer ${apiKey}` };
-  const address = (await (
-    await fetch(`${svc.apiUrl}/api/admin/fil-address`, { headers: auth })
-  ).json()) as string;
-  for (const [route, amount] of [
-    ['fund', (10n ** 18n * 1000n).toString()],
-    ['datacap', (2n ** 40n).toString()]
-  ] as const) {
-    const res = await fetch(`${devnet.adminUrl}/admin/${route}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ Address: address, Amount: amount })
-    });
-    if (res.status !== 200) throw new Error(`devnet ${route}: ${res.status} ${await res.text()}`);
-  }
-  for (const p of devnet.providers) {
-    const res = await fetch(`${svc.apiUrl}/api/admin/miners/add/${p.actorId.replace(/^t/, 'f')}`, {
-      method: 'POST',
-      headers: auth
-    });
-    if (res.status !== 200) throw new Error(`add provider ${p.actorId}: ${res.status} ${await res.text()}`);
-  }
-  return apiKey;
-}
-
 export async function main(args: string[]): Promise<void> {
   const n = flag(args, 'uploads', 1000);
   const clients = flag(args, 'clients', 8);
@@ -284,7 +208,7 @@ export async function main(args: string[]): Promise<void> {
   // The same with the devnet as its own process, reached over Lotus JSON-RPC like a real network:
   // the service's CPU is then the client side alone.
   {
-    const devnet = await startDevnetProcess();
+    const devnet = await startDevnetProcess({ providers: 8, epochMs: 100 });
     let svc: ServiceProcess | undefined;
     try {
       svc = await startServiceProcess({
@@ -296,7 +220,8 @@ export async function main(args: string[]): Promise<void> {
         FIRTH_AGGREGATE_MAX_WAIT: '2',
         FIRTH_DEAL_POLL_MS: '1000'
       });
-      const apiKey = await joinDevnet(svc, devnet);
+      const apiKey = await registerKey(svc);
+      await joinDevnet(svc, devnet, apiKey);
       rows.push(await dealRun(svc, apiKey, n, clients, baselineCpu, 'devnet as its own process', devnet.pid));
     } finally {
       await svc?.stop();

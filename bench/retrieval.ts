@@ -1,9 +1,12 @@
-// `npm run bench -- retrieval [--mib 256] [--rounds 2]`: Case B retrieval through the gateway — a
-// content offloaded after its 6 active deals on the devnet, read back from a provider (verified
-// block by block, re-pinned) — beside a plain HTTP download of the same CAR from the same provider
-// in the same run. Goal: Case B throughput ≥ 0.8 × the plain download.
+// `npm run bench -- retrieval [--mib 256] [--rounds 2] [--in-process]`: Case B retrieval through
+// the gateway — a content offloaded after its 6 active deals on the devnet, read back from a
+// provider (verified block by block, re-pinned) — beside a plain HTTP download of the same CAR from
+// the same provider in the same run. Goal: Case B throughput ≥ 0.8 × the plain download.
+// By default the devnet runs as its own process, reached over Lotus JSON-RPC like a real network
+// (providers run elsewhere); `--in-process` runs it inside the service, sharing its thread.
 import os from 'node:os';
-import { startServiceProcess, table } from './service-process.ts';
+import { joinDevnet, startDevnetProcess } from './devnet-process.ts';
+import { startServiceProcess, table, type ServiceProcess } from './service-process.ts';
 
 const MiB = 1024 * 1024;
 
@@ -50,15 +53,28 @@ async function timedGet(url: string, headers: Record<string, string> = {}) {
 export async function main(args: string[]): Promise<void> {
   const mib = flag(args, 'mib', 256);
   const rounds = flag(args, 'rounds', 2);
-  const svc = await startServiceProcess({
-    FIRTH_DEVNET: 'on',
-    FIRTH_DEVNET_PROVIDERS: '7',
-    FIRTH_DEVNET_EPOCH_MS: '100',
-    FIRTH_DEVNET_EPHEMERAL: '1',
-    FIRTH_DEAL_MIN_BYTES: String(MiB),
-    FIRTH_AGGREGATE_MAX_WAIT: '1'
-  });
+  const inProcess = args.includes('--in-process');
+  const devnet = inProcess ? undefined : await startDevnetProcess({ providers: 7, epochMs: 200 });
+  let svc: ServiceProcess | undefined;
   try {
+    svc =
+      devnet == null
+        ? await startServiceProcess({
+            FIRTH_DEVNET: 'on',
+            FIRTH_DEVNET_PROVIDERS: '7',
+            FIRTH_DEVNET_EPOCH_MS: '100',
+            FIRTH_DEVNET_EPHEMERAL: '1',
+            FIRTH_DEAL_MIN_BYTES: String(MiB),
+            FIRTH_AGGREGATE_MAX_WAIT: '1'
+          })
+        : await startServiceProcess({
+            FIRTH_LOTUS_URL: devnet.lotusUrl,
+            FIRTH_INDEXER_URL: devnet.ipniUrl,
+            // A real network's defaults are sized for hours; these make it the devnet's pace.
+            FIRTH_DEAL_MIN_BYTES: String(MiB),
+            FIRTH_AGGREGATE_MAX_WAIT: '1',
+            FIRTH_DEAL_POLL_MS: '1000'
+          });
     const reg = await fetch(`${svc.apiUrl}/api/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -70,8 +86,10 @@ export async function main(args: string[]): Promise<void> {
     });
     if (reg.status !== 200) throw new Error(`register: ${reg.status} ${await reg.text()}`);
     const { token } = (await reg.json()) as { token: string };
+    if (devnet != null) await joinDevnet(svc, devnet, token);
+    const apiUrl = svc.apiUrl;
     const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {
-      const res = await fetch(`${svc.apiUrl}/api${path}`, {
+      const res = await fetch(`${apiUrl}/api${path}`, {
         ...init,
         headers: { authorization: `Bearer ${token}`, ...init.headers }
       });
@@ -168,10 +186,11 @@ export async function main(args: string[]): Promise<void> {
       }
     }
     process.stdout.write(
-      `\nretrieval benchmark: ${mib} MiB content, ${os.cpus().length} cores; 6 active deals after ${dealSeconds.toFixed(0)} s\n\n` +
+      `\nretrieval benchmark: ${mib} MiB content, ${os.cpus().length} cores, devnet ${devnet == null ? 'inside the service' : 'as its own process'}; 6 active deals after ${dealSeconds.toFixed(0)} s\n\n` +
         `${table(rows)}\n\nbest ratio ${bestRatio.toFixed(2)}× (goal ≥ 0.80× the plain download): ${bestRatio >= 0.8 ? 'met' : 'NOT met'}\n`
     );
   } finally {
-    await svc.stop({ allowUncleanExit: true });
+    await svc?.stop({ allowUncleanExit: true });
+    await devnet?.stop();
   }
 }
