@@ -1,4 +1,4 @@
-import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK, toApiError } from './errors';
+import { createJsonRequest, type JsonClientInit } from './json-request';
 import type { ContentItem } from './types';
 
 /** One row of `GET /api/content/stats` (Estuary's paged content list). */
@@ -59,15 +59,7 @@ export interface PublicInfo {
   gatewayUrl: string;
 }
 
-export interface ContentApiInit {
-  /** Where the API lives. @default '/api' */
-  baseUrl?: string;
-  getToken?: () => string | null | undefined;
-  /** Called when the current token is refused with 401. */
-  onUnauthorized?: () => void;
-  /** @default globalThis.fetch */
-  fetch?: typeof globalThis.fetch;
-}
+export type ContentApiInit = JsonClientInit;
 
 interface Options {
   signal?: AbortSignal;
@@ -86,32 +78,7 @@ export interface ContentApi {
 }
 
 export function createContentApi(init: ContentApiInit = {}): ContentApi {
-  const base = (init.baseUrl ?? '/api').replace(/\/+$/, '');
-  const doFetch = init.fetch ?? ((input, requestInit) => globalThis.fetch(input, requestInit));
-
-  async function request<T>(method: 'GET' | 'DELETE', path: string, options: Options = {}): Promise<T> {
-    const headers = new Headers({ accept: 'application/json' });
-    const token = init.getToken?.();
-    if (token) headers.set('authorization', `Bearer ${token}`);
-    let response: Response;
-    try {
-      response = await doFetch(base + path, { method, headers, signal: options.signal });
-    } catch (err) {
-      if (options.signal?.aborted) throw err;
-      throw new ApiError(0, ERR_NETWORK, '', { cause: err });
-    }
-    const text = await response.text();
-    if (!response.ok) {
-      if (response.status === 401 && token && token === init.getToken?.()) init.onUnauthorized?.();
-      throw toApiError(response, text);
-    }
-    if (text.trim() === '') return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch (err) {
-      throw new ApiError(response.status, ERR_BAD_RESPONSE, '', { cause: err });
-    }
-  }
+  const request = createJsonRequest(init);
 
   return {
     async list({ limit, offset }, options) {

@@ -1,4 +1,4 @@
-import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK, toApiError } from './errors';
+import { createJsonRequest, type JsonClientInit } from './json-request';
 import type { ContentDetail } from './content';
 
 /** The service answers this reason (503) when it has no Filecoin network configured. */
@@ -172,15 +172,7 @@ export interface Miner {
   askError: string;
 }
 
-export interface DealsApiInit {
-  /** Where the API lives. @default '/api' */
-  baseUrl?: string;
-  getToken?: () => string | null | undefined;
-  /** Called when the current token is refused with 401. */
-  onUnauthorized?: () => void;
-  /** @default globalThis.fetch */
-  fetch?: typeof globalThis.fetch;
-}
+export type DealsApiInit = JsonClientInit;
 
 interface Options {
   signal?: AbortSignal;
@@ -207,41 +199,7 @@ export interface DealsApi {
 }
 
 export function createDealsApi(init: DealsApiInit = {}): DealsApi {
-  const base = (init.baseUrl ?? '/api').replace(/\/+$/, '');
-  const doFetch = init.fetch ?? ((input, requestInit) => globalThis.fetch(input, requestInit));
-
-  async function request<T>(
-    method: 'GET' | 'POST' | 'PUT',
-    path: string,
-    options: Options & { body?: unknown } = {}
-  ): Promise<T> {
-    const headers = new Headers({ accept: 'application/json' });
-    const token = init.getToken?.();
-    if (token) headers.set('authorization', `Bearer ${token}`);
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      headers.set('content-type', 'application/json');
-      body = JSON.stringify(options.body);
-    }
-    let response: Response;
-    try {
-      response = await doFetch(base + path, { method, headers, body, signal: options.signal });
-    } catch (err) {
-      if (options.signal?.aborted) throw err;
-      throw new ApiError(0, ERR_NETWORK, '', { cause: err });
-    }
-    const text = await response.text();
-    if (!response.ok) {
-      if (response.status === 401 && token && token === init.getToken?.()) init.onUnauthorized?.();
-      throw toApiError(response, text);
-    }
-    if (text.trim() === '') return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch (err) {
-      throw new ApiError(response.status, ERR_BAD_RESPONSE, '', { cause: err });
-    }
-  }
+  const request = createJsonRequest(init);
 
   const miner = (m: string) => encodeURIComponent(m.trim());
 

@@ -1,4 +1,4 @@
-import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK, toApiError } from './errors';
+import { createJsonRequest, type JsonClientInit } from './json-request';
 
 /** Bandwidth channels, as the service names them. */
 export const CHANNELS = [
@@ -132,43 +132,13 @@ interface Options {
   signal?: AbortSignal;
 }
 
-export interface StatsApiInit {
-  baseUrl?: string;
-  getToken?: () => string | null | undefined;
-  onUnauthorized?: () => void;
-  fetch?: typeof globalThis.fetch;
-}
+export type StatsApiInit = JsonClientInit;
 
 /** Typed client for the bandwidth and provider-performance routes. */
 export function createStatsApi(init: StatsApiInit = {}) {
-  const base = (init.baseUrl ?? '/api').replace(/\/+$/, '');
-  const doFetch = init.fetch ?? ((input, requestInit) => globalThis.fetch(input, requestInit));
-
-  async function get<T>(path: string, query: object = {}, options: Options = {}): Promise<T> {
-    const headers = new Headers({ accept: 'application/json' });
-    const token = init.getToken?.();
-    if (token) headers.set('authorization', `Bearer ${token}`);
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v != null) params.set(k, String(v));
-    const qs = params.size > 0 ? `?${params}` : '';
-    let response: Response;
-    try {
-      response = await doFetch(base + path + qs, { headers, signal: options.signal });
-    } catch (err) {
-      if (options.signal?.aborted) throw err;
-      throw new ApiError(0, ERR_NETWORK, '', { cause: err });
-    }
-    const text = await response.text();
-    if (!response.ok) {
-      if (response.status === 401 && token && token === init.getToken?.()) init.onUnauthorized?.();
-      throw toApiError(response, text);
-    }
-    try {
-      return JSON.parse(text) as T;
-    } catch (err) {
-      throw new ApiError(response.status, ERR_BAD_RESPONSE, '', { cause: err });
-    }
-  }
+  const request = createJsonRequest(init);
+  const get = <T>(path: string, query: object = {}, options: Options = {}): Promise<T> =>
+    request<T>('GET', path, { query, signal: options.signal });
 
   const miner = (m: string) => encodeURIComponent(m.trim());
 
