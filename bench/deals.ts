@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { joinDevnet, startDevnetProcess } from './devnet-process.ts';
-import { startServiceProcess, table, type ServiceProcess } from './service-process.ts';
+import { registerAdmin, startServiceProcess, table, type ServiceProcess } from './service-process.ts';
 
 const DEVNET_ENV = {
   FIRTH_DEVNET: 'on',
@@ -36,17 +36,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 async function registerKey(svc: ServiceProcess): Promise<string> {
-  const reg = await fetch(`${svc.apiUrl}/api/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      username: 'bench',
-      password: 'correct horse battery staple',
-      inviteCode: svc.adminInvite
-    })
-  });
-  if (reg.status !== 200) throw new Error(`register: ${reg.status} ${await reg.text()}`);
-  const { token } = (await reg.json()) as { token: string };
+  const token = await registerAdmin(svc);
   const key = await fetch(`${svc.apiUrl}/api/user/api-keys?label=bench`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}` }

@@ -6,7 +6,7 @@
 // (providers run elsewhere); `--in-process` runs it inside the service, sharing its thread.
 import os from 'node:os';
 import { joinDevnet, startDevnetProcess } from './devnet-process.ts';
-import { startServiceProcess, table, type ServiceProcess } from './service-process.ts';
+import { registerAdmin, startServiceProcess, table, type ServiceProcess } from './service-process.ts';
 
 const MiB = 1024 * 1024;
 
@@ -75,17 +75,7 @@ export async function main(args: string[]): Promise<void> {
             FIRTH_AGGREGATE_MAX_WAIT: '1',
             FIRTH_DEAL_POLL_MS: '1000'
           });
-    const reg = await fetch(`${svc.apiUrl}/api/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        username: 'bench',
-        password: 'correct horse battery staple',
-        inviteCode: svc.adminInvite
-      })
-    });
-    if (reg.status !== 200) throw new Error(`register: ${reg.status} ${await reg.text()}`);
-    const { token } = (await reg.json()) as { token: string };
+    const token = await registerAdmin(svc);
     if (devnet != null) await joinDevnet(svc, devnet, token);
     const apiUrl = svc.apiUrl;
     const api = async <T>(path: string, init: RequestInit = {}): Promise<T> => {

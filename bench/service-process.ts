@@ -134,3 +134,18 @@ export function table(rows: Array<Record<string, string | number>>): string {
   for (const r of rows) lines.push(`| ${cols.map((c) => cell(r[c]!)).join(' | ')} |`);
   return lines.join('\n');
 }
+
+/** Registers the admin with the invite the service printed; resolves to its session token. */
+export async function registerAdmin(svc: ServiceProcess): Promise<string> {
+  const reg = await fetch(`${svc.apiUrl}/api/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      username: 'bench',
+      password: 'correct horse battery staple',
+      inviteCode: svc.adminInvite
+    })
+  });
+  if (reg.status !== 200) throw new Error(`register: ${reg.status} ${await reg.text()}`);
+  return ((await reg.json()) as { token: string }).token;
+}

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
-import { startServiceProcess, table } from './service-process.ts';
+import { registerAdmin, startServiceProcess, table } from './service-process.ts';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -84,12 +84,7 @@ export async function main(args: string[]): Promise<void> {
 
     const svc = await startServiceProcess();
     try {
-      const reg = await fetch(`${svc.apiUrl}/api/register`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'bench', password: 'bench-password', inviteCode: svc.adminInvite })
-      });
-      const { token } = (await reg.json()) as { token: string };
+      const token = await registerAdmin(svc);
       const rssBefore = await svc.peakRss();
       const runs: number[] = [];
       let cid = '';
