@@ -40,8 +40,12 @@ const mhKey = (cid: CID): string => base58btc.encode(cid.multihash.bytes);
 
 export function createCarIndex(): CarIndex {
   const blocks = new Map<string, BlockLocation>();
+  const indexed = new Map<string, IndexedCar>();
   return {
     async add(dealUuid, file, pieceSize) {
+      // A deal's payload is indexed once (before activation); later calls get the same result.
+      const done = indexed.get(dealUuid);
+      if (done != null) return done;
       const roots: CID[] = [];
       const cids: CID[] = [];
       const indexRange = async (start: number, end?: number) => {
@@ -71,9 +75,12 @@ export function createCarIndex(): CarIndex {
       const segments = pieceSize == null ? [] : await readSegmentIndex(file, pieceSize);
       if (segments.length === 0) await indexRange(0);
       else for (const segment of segments) await indexRange(segment.start, segment.end);
-      return { roots, blocks: cids };
+      const result = { roots, blocks: cids };
+      indexed.set(dealUuid, result);
+      return result;
     },
     remove(dealUuid) {
+      indexed.delete(dealUuid);
       for (const [key, location] of blocks) if (location.dealUuid === dealUuid) blocks.delete(key);
     },
     locate: (cid) => blocks.get(mhKey(cid)),

@@ -150,6 +150,9 @@ async function step(ctx: PipelineContext, deal: DealRecord, log: Logger): Promis
       }
       await store.update(deal.uuid, { sealingStatus: 'PreCommit1' });
       await sleep(faults.sealDelayMs ?? ctx.sealDelayMs, signal);
+      // The data is served from the moment the deal can be active, as Boost's unsealed copy and
+      // index exist before a sector is proven (a client may retrieve as soon as it sees activation).
+      await ctx.index.add(deal.uuid, carPath(ctx, deal), deal.pieceSize);
       const sectorNumber = deal.sectorNumber ?? (await store.allocateSector());
       await store.update(deal.uuid, { sectorNumber, sealingStatus: 'CommitWait' });
       await ctx.sender.send(
