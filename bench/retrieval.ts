@@ -4,6 +4,7 @@
 // the same provider in the same run. Goal: Case B throughput ≥ 0.8 × the plain download.
 // By default the devnet runs as its own process, reached over Lotus JSON-RPC like a real network
 // (providers run elsewhere); `--in-process` runs it inside the service, sharing its thread.
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import { joinDevnet, startDevnetProcess } from './devnet-process.ts';
 import { registerAdmin, startServiceProcess, table, type ServiceProcess } from './service-process.ts';
@@ -32,6 +33,39 @@ function contentStream(bytes: number): ReadableStream<Uint8Array> {
       controller.enqueue(chunk);
     }
   });
+}
+
+/** CPU seconds a process has used so far (all its threads), from /proc. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  if (pid == null) return 0;
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100;
+
+/** CPU used by each process while `fn` runs, in core-seconds per GB moved. */
+async function withCpu<T extends { bytes: number }>(
+  pids: { service: number | undefined; devnet: number | undefined },
+  fn: () => Promise<T>
+): Promise<T & { cpu: { service: number; devnet: number; client: number } }> {
+  const before = {
+    service: await cpuSeconds(pids.service),
+    devnet: await cpuSeconds(pids.devnet),
+    client: process.cpuUsage()
+  };
+  const result = await fn();
+  const gb = result.bytes / 1e9;
+  const client = process.cpuUsage(before.client);
+  return {
+    ...result,
+    cpu: {
+      service: ((await cpuSeconds(pids.service)) - before.service) / gb,
+      devnet: ((await cpuSeconds(pids.devnet)) - before.devnet) / gb,
+      client: (client.user + client.system) / 1e6 / gb
+    }
+  };
 }
 
 /** Time to the first body byte and throughput of one GET, reading the body to the end. */
@@ -116,7 +150,8 @@ export async function main(args: string[]): Promise<void> {
       const seen =
         (await api<{ recent: Array<{ id: number }> }>('/admin/retrieval/stats')).recent[0]?.id ?? 0;
       await api(`/admin/cm/offload/${estuaryId}`, { method: 'POST' });
-      const caseB = await timedGet(`${svc.gatewayUrl}/ipfs/${cid}`);
+      const pids = { service: svc.child.pid, devnet: devnet?.pid };
+      const caseB = await withCpu(pids, () => timedGet(`${svc!.gatewayUrl}/ipfs/${cid}`));
       // Wait for the re-pin to be recorded, then read which provider served it.
       let provider:
         { provider: string; url: string; bytes: number; durationMs: number; ttfbMs: number } | undefined;
@@ -137,9 +172,11 @@ export async function main(args: string[]): Promise<void> {
         if (provider == null) await new Promise((r) => setTimeout(r, 100));
       }
       if (provider == null) throw new Error('the retrieval was not recorded');
-      const plain = await timedGet(`${provider.url}/ipfs/${cid}?format=car`, {
-        accept: 'application/vnd.ipld.car'
-      });
+      const plain = await withCpu(pids, () =>
+        timedGet(`${provider!.url}/ipfs/${cid}?format=car`, { accept: 'application/vnd.ipld.car' })
+      );
+      const cpuOf = (c: { service: number; devnet: number; client: number }) =>
+        `${c.service.toFixed(1)} / ${devnet == null ? '—' : c.devnet.toFixed(1)} / ${c.client.toFixed(1)}`;
       const ratio = caseB.mbps / plain.mbps;
       bestRatio = Math.max(bestRatio, ratio);
       rows.push(
@@ -149,7 +186,8 @@ export async function main(args: string[]): Promise<void> {
           'TTFB ms': caseB.ttfbMs,
           MiB: caseB.bytes / MiB,
           'MB/s': caseB.mbps,
-          ratio: `${ratio.toFixed(2)}×`
+          ratio: `${ratio.toFixed(2)}×`,
+          'CPU s/GB service / devnet / client': cpuOf(caseB.cpu)
         },
         {
           round: String(round),
@@ -157,7 +195,8 @@ export async function main(args: string[]): Promise<void> {
           'TTFB ms': provider.ttfbMs,
           MiB: provider.bytes / MiB,
           'MB/s': provider.bytes / (provider.durationMs / 1000) / 1e6,
-          ratio: `${(provider.bytes / (provider.durationMs / 1000) / 1e6 / plain.mbps).toFixed(2)}×`
+          ratio: `${(provider.bytes / (provider.durationMs / 1000) / 1e6 / plain.mbps).toFixed(2)}×`,
+          'CPU s/GB service / devnet / client': ''
         },
         {
           round: String(round),
@@ -165,7 +204,8 @@ export async function main(args: string[]): Promise<void> {
           'TTFB ms': plain.ttfbMs,
           MiB: plain.bytes / MiB,
           'MB/s': plain.mbps,
-          ratio: '1.00×'
+          ratio: '1.00×',
+          'CPU s/GB service / devnet / client': cpuOf(plain.cpu)
         }
       );
       // The next offload needs the re-pin finished (the retrieval row is written after the blocks).

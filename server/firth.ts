@@ -38,7 +38,8 @@ import {
   type Offloader,
   type ReadTracker
 } from '../filecoin/offload/index.ts';
-import { BlockLock, createRetriever, retrievalStats, type Retriever } from '../filecoin/retrieval/index.ts';
+import { createRetriever, retrievalStats, type Retriever } from '../filecoin/retrieval/index.ts';
+import { BlockLock, lockWrites } from './content/block-lock.ts';
 import { createTracking, type Tracking } from './metrics/index.ts';
 
 export interface FirthNode {
@@ -87,6 +88,8 @@ export async function startFirth(
   await blockstore.open();
   const stagingDir = path.join(config.dataDir, 'staging');
   await clearStaging(stagingDir);
+  // Every writer of blocks (uploads, bitswap pins, retrievals) against offloading's GC.
+  const blockLock = new BlockLock();
 
   // The in-process devnet funds the service's wallet at start (devnet addresses are t-addresses).
   const fund = config.lotusUrl == null && config.devnet.enabled ? [await walletAddress(config)] : [];
@@ -94,7 +97,7 @@ export async function startFirth(
 
   const peer = await createPeer({
     dataDir: config.dataDir,
-    blockstore,
+    blockstore: lockWrites(blockstore, blockLock),
     host: config.p2pHost,
     port: config.p2pPort,
     announce: config.p2pAnnounce
@@ -177,7 +180,7 @@ export async function startFirth(
   // IPNI); offloading drops local blocks once deals hold them. Block writes and GC share one lock.
   let retrieval: FirthNode['retrieval'];
   if (filecoin.kind !== 'none') {
-    const lock = new BlockLock();
+    const lock = blockLock;
     const devnetUrls = new Map(
       filecoin.devnetProviders.map((p) => [Number(p.actorId.replace(/^[ft]0/, '')), p.httpUrl])
     );
@@ -212,6 +215,7 @@ export async function startFirth(
         db,
         blockstore,
         stagingDir,
+        lock: blockLock,
         onReceived: (content, bytes) =>
           tracking.meter.record({
             channel: 'http-upload',

@@ -9,7 +9,7 @@ import type { Database } from '../../server/db/schema.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../../server/errors.ts';
 import type { Logger } from '../../server/log.ts';
 import { localDag } from '../retrieval/dag.ts';
-import type { BlockLock } from '../retrieval/lock.ts';
+import type { BlockLock } from '../../server/content/block-lock.ts';
 import type { Retriever } from '../retrieval/retriever.ts';
 import { deleteUnreferenced, heldKeys } from './gc.ts';
 

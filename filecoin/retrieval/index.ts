@@ -1,7 +1,6 @@
 // Case B retrieval from Filecoin storage providers: see retriever.ts.
 export { createRetriever, RetrievalFailedError } from './retriever.ts';
 export type { Retriever, RetrieverInit, RetrievalResult, KnownContent } from './retriever.ts';
-export { BlockLock } from './lock.ts';
 export { retrievalStats, type RetrievalStats } from './stats.ts';
 export { findCandidates, lookupIpni, multiaddrToHttpUrl, type Candidate } from './candidates.ts';
 export { blockKey, linksOf, localDag, verifyBlock, BlockVerificationError } from './dag.ts';

@@ -11,6 +11,7 @@ import { pooledChunker } from './pooled-chunker.ts';
 import { describeRoot, linksOf, verifyBlock } from './dag.ts';
 import { insertContent } from './records.ts';
 import { StagingArea } from './staging.ts';
+import type { BlockLock } from './block-lock.ts';
 
 export interface UploadProgress {
   /** Bytes of the request body read so far. */
@@ -47,6 +48,8 @@ export interface UploadContext {
   db: Kysely<Database>;
   blockstore: FsBlockstore;
   stagingDir: string;
+  /** Taken (shared) while a commit moves blocks in and records the content, against offloading's GC. */
+  lock?: BlockLock;
   /** Bandwidth hook: an upload was committed as `content` after `bytes` of request body. */
   onReceived?(content: Content, bytes: number): void;
 }
@@ -81,31 +84,44 @@ async function* metered(
 function staged(
   ctx: UploadContext,
   staging: StagingArea,
-  fields: Omit<StagedUpload, 'commit' | 'discard'>
+  fields: Omit<StagedUpload, 'commit' | 'discard'>,
+  /** Blocks the DAG links to that the upload did not carry (a CAR relying on blocks we hold). */
+  relied: Array<{ cid: CID; from: CID | undefined }> = []
 ): StagedUpload {
+  const commit = async (userId: number, meta: UploadMeta): Promise<Content> => {
+    // Offloading may have dropped a relied-on block since it was checked; under the lock it can't now.
+    for (const { cid, from } of relied) {
+      if (!(await ctx.blockstore.has(cid))) {
+        throw new InvalidInputError(
+          'ERR_INCOMPLETE_DAG',
+          `the DAG is incomplete: block ${cid}${from == null ? '' : ` (linked from ${from})`} is no longer held`
+        );
+      }
+    }
+    // Blocks first, then the row: a crash in between leaves unreferenced blocks (collected later),
+    // never a content row without its blocks.
+    await staging.commit();
+    const content = await insertContent(ctx.db, {
+      user_id: userId,
+      cid: fields.root.toString(),
+      name: meta.name,
+      size: fields.size,
+      dag_size: fields.dagSize,
+      blocks: fields.blocks,
+      type: fields.type,
+      replication: meta.replication,
+      pin_status: 'pinned',
+      origins: '[]',
+      pin_meta: '{}',
+      status_details: ''
+    });
+    ctx.onReceived?.(content, fields.received);
+    return content;
+  };
   return {
     ...fields,
-    async commit(userId, meta) {
-      // Blocks first, then the row: a crash in between leaves unreferenced blocks (collected later),
-      // never a content row without its blocks.
-      await staging.commit();
-      const content = await insertContent(ctx.db, {
-        user_id: userId,
-        cid: fields.root.toString(),
-        name: meta.name,
-        size: fields.size,
-        dag_size: fields.dagSize,
-        blocks: fields.blocks,
-        type: fields.type,
-        replication: meta.replication,
-        pin_status: 'pinned',
-        origins: '[]',
-        pin_meta: '{}',
-        status_details: ''
-      });
-      ctx.onReceived?.(content, fields.received);
-      return content;
-    },
+    commit: (userId, meta) =>
+      ctx.lock == null ? commit(userId, meta) : ctx.lock.shared(() => commit(userId, meta)),
     discard: () => staging.discard()
   };
 }
@@ -220,7 +236,15 @@ export async function stageCar(
       );
     }
     const { type, size } = describeRoot(root, rootBytes, dagSize);
-    return staged(ctx, staging, { root, size, dagSize, blocks: staging.size, type, received: carBytes });
+    const relied: Array<{ cid: CID; from: CID | undefined }> = [...linked.values()];
+    if (rootBytes == null && root.multihash.code !== identity.code)
+      relied.push({ cid: root, from: undefined });
+    return staged(
+      ctx,
+      staging,
+      { root, size, dagSize, blocks: staging.size, type, received: carBytes },
+      relied
+    );
   } catch (err) {
     await staging.discard();
     throw err;

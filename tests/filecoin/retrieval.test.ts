@@ -6,7 +6,7 @@
 import { CID } from 'multiformats/cid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOffloader } from '../../filecoin/offload/index.ts';
-import { BlockLock } from '../../filecoin/retrieval/index.ts';
+import { BlockLock } from '../../server/content/block-lock.ts';
 import { deterministicBytes } from '../helpers/bytes.ts';
 import { DATABASES, serviceDatabase } from '../helpers/databases.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
