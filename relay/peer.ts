@@ -16,6 +16,7 @@ import { FsDatastore } from 'datastore-fs';
 import { createHeliaLight } from 'helia';
 import type { Blockstore } from 'interface-blockstore';
 import * as json from 'multiformats/codecs/json';
+import { CID } from 'multiformats/cid';
 import { sha512 } from 'multiformats/hashes/sha2';
 import { loadOrCreatePeerKey } from './identity.ts';
 import nodeDataChannel from 'node-datachannel';
@@ -109,18 +110,71 @@ export interface BitswapTraffic {
  * to its want list ('block' events) and wraps its network's sendMessage. Returns false when the
  * bitswap internals are not where this expects (a changed @helia/bitswap): metering is then off.
  */
-export function onBitswapTraffic(helia: FirthPeer, traffic: BitswapTraffic): boolean {
-  interface Msg {
-    blocks: Map<string, { data: Uint8Array }>;
-  }
-  interface Bitswap {
-    wantList: EventTarget;
-    network: { sendMessage(peer: { toString(): string }, message: Msg, options?: unknown): Promise<void> };
-  }
-  const brokers = (helia as unknown as { blockBrokers?: Array<{ name?: string; bitswap?: Bitswap }> })
-    .blockBrokers;
+interface BitswapInternals {
+  wantList: EventTarget;
+  network: EventTarget & {
+    sendMessage(
+      peer: { toString(): string },
+      message: { blocks: Map<string, { data: Uint8Array }> },
+      options?: unknown
+    ): Promise<void>;
+  };
+  notify(cid: CID): Promise<void>;
+}
+
+/** The bitswap instance inside Helia's block broker (private in @helia/bitswap's types). */
+function bitswapOf(helia: FirthPeer): BitswapInternals | undefined {
+  const brokers = (
+    helia as unknown as { blockBrokers?: Array<{ name?: string; bitswap?: BitswapInternals }> }
+  ).blockBrokers;
   const bitswap = brokers?.find((b) => b.name === 'bitswap')?.bitswap;
-  if (bitswap?.wantList == null || typeof bitswap.network?.sendMessage !== 'function') return false;
+  if (
+    bitswap?.wantList == null ||
+    typeof bitswap.network?.sendMessage !== 'function' ||
+    typeof bitswap.network.addEventListener !== 'function' ||
+    typeof bitswap.notify !== 'function'
+  )
+    return undefined;
+  return bitswap;
+}
+
+/**
+ * Calls `listener` with the blocks each incoming bitswap message wants (cancels left out), so the
+ * service can fetch what it no longer holds (Case B retrieval). Returns false when the bitswap
+ * internals are not where this expects.
+ */
+export function onBitswapWants(helia: FirthPeer, listener: (peer: string, wants: CID[]) => void): boolean {
+  const bitswap = bitswapOf(helia);
+  if (bitswap == null) return false;
+  bitswap.network.addEventListener('bitswap:message', (evt) => {
+    const { peer, message } = (evt as CustomEvent).detail as {
+      peer: { toString(): string };
+      message: { wantlist?: { entries?: Array<{ cid: Uint8Array; cancel?: boolean }> } };
+    };
+    const wants: CID[] = [];
+    for (const entry of message.wantlist?.entries ?? []) {
+      if (entry.cancel === true) continue;
+      try {
+        wants.push(CID.decode(entry.cid));
+      } catch {
+        // a malformed CID: bitswap itself ignores it too
+      }
+    }
+    if (wants.length > 0) listener(peer.toString(), wants);
+  });
+  return true;
+}
+
+/** Tells bitswap a block was stored behind its back (peers that want it get it now). */
+export function notifyBitswap(helia: FirthPeer, cid: CID): void {
+  void bitswapOf(helia)
+    ?.notify(cid)
+    .catch(() => undefined);
+}
+
+export function onBitswapTraffic(helia: FirthPeer, traffic: BitswapTraffic): boolean {
+  const bitswap = bitswapOf(helia);
+  if (bitswap == null) return false;
   bitswap.wantList.addEventListener('block', (evt) => {
     const { sender, cid, block } = (evt as CustomEvent).detail as {
       sender: { toString(): string };

@@ -7,7 +7,9 @@ import { createBlockSource } from '../gateway/public/blocks.ts';
 import { createGatewayMeter, type GatewayMeter } from '../gateway/public/meter.ts';
 import { createGateway } from '../gateway/public/server.ts';
 import { loadOrCreatePeerKey } from '../relay/identity.ts';
-import { createPeer, type FirthPeer } from '../relay/peer.ts';
+import { createPeer, notifyBitswap, onBitswapWants, type FirthPeer } from '../relay/peer.ts';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { CID } from 'multiformats/cid';
 import { createAccounts, type Accounts } from './accounts/accounts.ts';
 import type { FirthConfig } from './config.ts';
 import { createContentQueries } from './content/queries.ts';
@@ -38,7 +40,13 @@ import {
   type Offloader,
   type ReadTracker
 } from '../filecoin/offload/index.ts';
-import { createRetriever, retrievalStats, type Retriever } from '../filecoin/retrieval/index.ts';
+import {
+  createRetriever,
+  createWantTrigger,
+  offloadedContentOf,
+  retrievalStats,
+  type Retriever
+} from '../filecoin/retrieval/index.ts';
 import { BlockLock, lockWrites } from './content/block-lock.ts';
 import { createTracking, type Tracking } from './metrics/index.ts';
 
@@ -157,8 +165,19 @@ export async function startFirth(
 
   // The deal pipeline's parts that the API needs before the pipeline itself starts (after listen,
   // when the URL providers pull deal data from is known).
-  const loadBlock = (cid: import('multiformats/cid').CID, o: { signal?: AbortSignal }) =>
-    toBuffer(blockstore.get(cid, { signal: o.signal }));
+  // A block of offloaded content (a repaired deal's transfer, CommP of a new piece) is retrieved
+  // back from providers first, as a whole content, then read.
+  const loadBlock = async (cid: CID, o: { signal?: AbortSignal }): Promise<Uint8Array> => {
+    try {
+      return await toBuffer(blockstore.get(cid, { signal: o.signal }));
+    } catch (err) {
+      if ((err as Error).name !== 'NotFoundError' || retrieval == null) throw err;
+      const owner = (await offloadedContentOf(db, [cid])).values().next().value;
+      if (owner == null) throw err;
+      await retrieval.retriever.retrieve(owner);
+      return await toBuffer(blockstore.get(cid, { signal: o.signal }));
+    }
+  };
   const dealNetwork = filecoinClient == null ? undefined : createDealNetwork(filecoinClient);
   const registry =
     dealNetwork == null
@@ -190,6 +209,16 @@ export async function startFirth(
       lock,
       indexerUrl: filecoin.indexerUrl,
       httpUrls: () => devnetUrls,
+      bitswap: {
+        async connect(peerId, addrs, signal) {
+          const targets = addrs.map((a) =>
+            multiaddr(peerId == null || a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`)
+          );
+          await peer.libp2p.dial(targets, { signal });
+        },
+        get: (cid, signal) => toBuffer(peer.blockstore.get(cid, { signal }))
+      },
+      onBlock: (cid) => notifyBitswap(peer, cid),
       onResult: (attempt) => tracking.retrieved(attempt),
       log: log.child({ module: 'retrieval' })
     });
@@ -202,6 +231,14 @@ export async function startFirth(
       log: log.child({ module: 'offload' })
     });
     retrieval = { retriever, offloader, reads: createReadTracker(db, log) };
+    const wanted = createWantTrigger({
+      db,
+      retriever,
+      has: (cid) => blockstore.has(cid),
+      log: log.child({ module: 'retrieval' })
+    });
+    if (!onBitswapWants(peer, wanted))
+      log.warn('bitswap internals not found: bitswap wants do not start retrievals');
   }
 
   let gatewayBase = config.gatewayUrl ?? urlOf('localhost', config.gatewayPort);

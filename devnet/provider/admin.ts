@@ -14,6 +14,7 @@ const FAULT_KEYS: Record<keyof ProviderFaults, 'boolean' | 'number' | 'boolean|s
   neverSeal: 'boolean',
   slashAfterActivation: 'boolean',
   refuseRetrievals: 'boolean',
+  refuseHttpRetrievals: 'boolean',
   corruptRetrievals: 'boolean',
   slowRetrievalsMs: 'number'
 };

@@ -64,6 +64,8 @@ export interface ProviderFaults {
   slashAfterActivation?: boolean;
   /** HTTP retrieval 403, bitswap serves nothing. */
   refuseRetrievals?: boolean;
+  /** HTTP retrieval 403, bitswap still serves (a provider reachable over bitswap only). */
+  refuseHttpRetrievals?: boolean;
   /** Flip bytes in served blocks and piece ranges. */
   corruptRetrievals?: boolean;
   /** Hold each HTTP retrieval this long before answering (a slow provider). */
@@ -184,7 +186,7 @@ export async function startProvider(init: ProviderInit): Promise<Provider> {
         return deal == null ? undefined : { file: carPath({ incomingDir }, deal), pieceCid };
       },
       faults: () => ({
-        refuse: faults.refuseRetrievals === true,
+        refuse: faults.refuseRetrievals === true || faults.refuseHttpRetrievals === true,
         corrupt: faults.corruptRetrievals === true,
         unreachable: faults.unreachable === true,
         slowMs: faults.slowRetrievalsMs ?? 0

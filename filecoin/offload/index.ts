@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid';
 import type { Database } from '../../server/db/schema.ts';
 import { ConflictError, InvalidInputError, NotFoundError } from '../../server/errors.ts';
 import type { Logger } from '../../server/log.ts';
+import { recordOffloadedBlocks } from '../retrieval/block-index.ts';
 import { localDag } from '../retrieval/dag.ts';
 import type { BlockLock } from '../../server/content/block-lock.ts';
 import type { Retriever } from '../retrieval/retriever.ts';
@@ -102,14 +103,20 @@ export function createOffloader(init: OffloaderInit): Offloader {
     // Its blocks, listed before anything is deleted (the DAG's inner nodes are read to find them).
     const blocks: CID[] = [];
     for await (const cid of localDag(blockstore, root)) blocks.push(cid);
-    const marked = await db
-      .updateTable('contents')
-      .set({ offloaded_at: Date.now(), updated_at: Date.now() })
-      .where('id', '=', contentId)
-      .where('offloaded_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(marked.numUpdatedRows) === 0)
-      throw new ConflictError('ERR_ALREADY_OFFLOADED', `content ${contentId} is already offloaded`);
+    // Marked and its blocks recorded together, before any is deleted: a crash after this point
+    // leaves content that reads retrieve back, never content held nowhere without a record.
+    const marked = await db.transaction().execute(async (tx) => {
+      const updated = await tx
+        .updateTable('contents')
+        .set({ offloaded_at: Date.now(), updated_at: Date.now() })
+        .where('id', '=', contentId)
+        .where('offloaded_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return false;
+      await recordOffloadedBlocks(tx, contentId, blocks);
+      return true;
+    });
+    if (!marked) throw new ConflictError('ERR_ALREADY_OFFLOADED', `content ${contentId} is already offloaded`);
     retriever.forget();
     const { removed, kept } = await lock.exclusive(async () => {
       const keep = await heldKeys(db, blockstore);

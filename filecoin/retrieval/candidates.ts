@@ -1,6 +1,7 @@
 // Where a content can be retrieved from, best first: providers holding one of our active deals for
 // it (a member of an aggregate by /piece/ Range over its bytes, a piece of its own by trustless CAR),
-// then whatever else the IPNI find API (`GET {indexer}/cid/{root}`) lists with an HTTP address.
+// then whatever else the IPNI find API (`GET {indexer}/cid/{root}`) lists with an HTTP address;
+// last, the same providers over bitswap (for providers that serve no HTTP, or whose HTTP failed).
 import type { Kysely } from 'kysely';
 import type { CID } from 'multiformats/cid';
 import type { Database } from '../../server/db/schema.ts';
@@ -11,8 +12,10 @@ export interface Candidate {
   /** Miner actor number, when known (our deals; IPNI results are keyed by peer ID only). */
   actor: number | undefined;
   peerId: string | undefined;
-  /** Retrieval HTTP base, no trailing slash. */
+  /** Retrieval HTTP base, no trailing slash (bitswap: the first multiaddr, for the record). */
   url: string;
+  /** bitswap: the provider's libp2p addresses. */
+  multiaddrs?: string[];
   transport: Transport;
   /** http-piece: the aggregate's piece CID and the member's bytes in it. */
   pieceCid?: string;
@@ -32,6 +35,8 @@ export interface CandidateInit {
 interface IpniProvider {
   peerId: string;
   urls: string[];
+  /** Its other (libp2p) addresses: where bitswap reaches it. */
+  p2p: string[];
 }
 
 /** `/ip4/127.0.0.1/tcp/8080/http` (or `/dns/…/tcp/443/https`, `/tls/http`) → an http(s) URL. */
@@ -65,10 +70,13 @@ export async function lookupIpni(
     for (const r of mh.ProviderResults ?? []) {
       const id = r.Provider?.ID;
       if (typeof id !== 'string') continue;
-      const entry = out.get(id) ?? { peerId: id, urls: [] };
+      const entry = out.get(id) ?? { peerId: id, urls: [], p2p: [] };
       for (const a of r.Provider?.Addrs ?? []) {
-        const url = typeof a === 'string' ? multiaddrToHttpUrl(a) : undefined;
-        if (url != null && !entry.urls.includes(url)) entry.urls.push(url);
+        if (typeof a !== 'string') continue;
+        const url = multiaddrToHttpUrl(a);
+        if (url != null) {
+          if (!entry.urls.includes(url)) entry.urls.push(url);
+        } else if (!entry.p2p.includes(a)) entry.p2p.push(a);
       }
       out.set(id, entry);
     }
@@ -118,19 +126,35 @@ export async function findCandidates(
   const known = init.httpUrls?.() ?? new Map<number, string>();
 
   const own: Candidate[] = [];
+  const bitswap: Candidate[] = [];
   const seenPeers = new Set<string>();
+  const ipniP2p = new Map(ipni.map((p) => [p.peerId, p.p2p]));
   for (const r of rows) {
     const actor = Number(r.provider_actor);
     const peerId = r.peer_id ?? undefined;
-    if (peerId != null) seenPeers.add(peerId);
-    let url = known.get(actor) ?? (peerId == null ? undefined : ipniUrl.get(peerId));
-    if (url == null && r.multiaddrs != null) {
-      try {
-        url = (JSON.parse(r.multiaddrs) as string[]).map(multiaddrToHttpUrl).find((u) => u != null);
-      } catch {
-        // not JSON: no address from here
-      }
+    let addrs: string[] = [];
+    try {
+      addrs = r.multiaddrs == null ? [] : (JSON.parse(r.multiaddrs) as string[]);
+    } catch {
+      // not JSON: no address from here
     }
+    if (peerId != null && !seenPeers.has(peerId)) {
+      seenPeers.add(peerId);
+      const p2p = [...addrs, ...(ipniP2p.get(peerId) ?? [])].filter((a) => multiaddrToHttpUrl(a) == null);
+      if (p2p.length > 0)
+        bitswap.push({
+          actor,
+          peerId,
+          url: p2p[0]!,
+          multiaddrs: p2p,
+          transport: 'bitswap',
+          source: 'deal'
+        });
+    }
+    const url =
+      known.get(actor) ??
+      (peerId == null ? undefined : ipniUrl.get(peerId)) ??
+      addrs.map(multiaddrToHttpUrl).find((u) => u != null);
     if (url == null) continue;
     const base = { actor, peerId, url: url.replace(/\/+$/, ''), source: 'deal' as const };
     const size = Number(r.size);
@@ -148,18 +172,33 @@ export async function findCandidates(
     }
   }
   const who = (c: Candidate) => (c.actor != null ? `f0${c.actor}` : (c.peerId ?? c.url));
-  own.sort((a, b) => penalty(who(a)) - penalty(who(b)));
+  const byPenalty = (a: Candidate, b: Candidate) => penalty(who(a)) - penalty(who(b));
   const others: Candidate[] = [];
+  const otherBitswap: Candidate[] = [];
   for (const p of ipni) {
-    if (seenPeers.has(p.peerId) || p.urls[0] == null) continue;
-    others.push({
-      actor: undefined,
-      peerId: p.peerId,
-      url: p.urls[0],
-      transport: 'http-car',
-      source: 'ipni'
-    });
+    if (seenPeers.has(p.peerId)) continue;
+    if (p.urls[0] != null)
+      others.push({
+        actor: undefined,
+        peerId: p.peerId,
+        url: p.urls[0],
+        transport: 'http-car',
+        source: 'ipni'
+      });
+    if (p.p2p[0] != null)
+      otherBitswap.push({
+        actor: undefined,
+        peerId: p.peerId,
+        url: p.p2p[0],
+        multiaddrs: p.p2p,
+        transport: 'bitswap',
+        source: 'ipni'
+      });
   }
-  others.sort((a, b) => penalty(who(a)) - penalty(who(b)));
-  return [...own, ...others];
+  return [
+    ...own.sort(byPenalty),
+    ...others.sort(byPenalty),
+    ...bitswap.sort(byPenalty),
+    ...otherBitswap.sort(byPenalty)
+  ];
 }

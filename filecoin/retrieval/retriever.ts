@@ -11,6 +11,7 @@ import { request } from 'undici';
 import type { Logger } from '../../server/log.ts';
 import type { Database } from '../../server/db/schema.ts';
 import { findCandidates, type Candidate, type CandidateInit } from './candidates.ts';
+import { clearOffloadedBlocks } from './block-index.ts';
 import { blockKey, isIdentity, linksOf, verifyBlock } from './dag.ts';
 import type { BlockLock } from '../../server/content/block-lock.ts';
 
@@ -23,6 +24,16 @@ export interface RetrieverInit extends CandidateInit {
   stallMs?: number;
   /** Verified blocks being written at once (they are served from memory meanwhile). @default 16 */
   writeConcurrency?: number;
+  /**
+   * Bitswap as a retrieval transport (providers that serve no HTTP, or whose HTTP failed): the
+   * service's own libp2p node dials the provider and fetches blocks through Helia, which verifies and
+   * stores each one. Undefined: bitswap candidates are skipped.
+   */
+  bitswap?: BitswapFetcher;
+  /** Blocks fetched over bitswap at once (16 MiB of 1 MiB leaves: within the peer's stream read buffer). @default 16 */
+  bitswapConcurrency?: number;
+  /** Each block stored by a retrieval (e.g. to tell bitswap peers that wanted it). */
+  onBlock?: (cid: CID) => void;
   /** Every finished attempt, for bandwidth and provider tracking. */
   onResult?: (attempt: {
     contentId: number;
@@ -31,6 +42,13 @@ export interface RetrieverInit extends CandidateInit {
     bytes: number;
     ok: boolean;
   }) => void;
+}
+
+export interface BitswapFetcher {
+  /** Connects to the provider (its addresses, with or without /p2p/). */
+  connect(peerId: string | undefined, multiaddrs: string[], signal: AbortSignal): Promise<void>;
+  /** One block, from a connected peer; already verified and stored when it resolves. */
+  get(cid: CID, signal: AbortSignal): Promise<Uint8Array>;
 }
 
 export interface RetrievalResult {
@@ -161,6 +179,71 @@ export function createRetriever(init: RetrieverInit): Retriever {
     for (const w of waiting) w.resolve(bytes);
   }
 
+  /** A verified block of `s`'s DAG: counted, kept in memory until written, handed to waiters. */
+  function accepted(s: Session, key: string, bytes: Uint8Array): void {
+    s.blocks++;
+    s.bytes += bytes.byteLength;
+    s.received.add(key);
+    deliver(s, key, bytes);
+  }
+
+  /**
+   * Bitswap: the DAG is walked from the root, `bitswapConcurrency` blocks at a time, children
+   * first-in-line so the gateway's in-order reads are served early. Helia checks each block's hash
+   * and stores it (under the block lock); it is checked again here, as every transport's blocks are.
+   */
+  async function bitswapBlocks(
+    s: Session,
+    c: Candidate,
+    signal: AbortSignal,
+    poke: () => void
+  ): Promise<{ bytes: number; blocks: number; firstBlockAt: number | undefined }> {
+    const fetcher = init.bitswap!;
+    await fetcher.connect(c.peerId, c.multiaddrs ?? [], signal);
+    poke();
+    const root = s.content.root;
+    const queue: CID[] = [root];
+    const seen = new Set<string>([blockKey(root)]);
+    const limit = init.bitswapConcurrency ?? 16;
+    let active = 0;
+    let bytes = 0;
+    let blocks = 0;
+    let firstBlockAt: number | undefined;
+    await new Promise<void>((resolve, reject) => {
+      let failed = false;
+      const pump = () => {
+        if (failed) return;
+        if (queue.length === 0 && active === 0) return resolve();
+        while (active < limit && queue.length > 0) {
+          const cid = queue.shift()!;
+          active++;
+          fetcher
+            .get(cid, signal)
+            .then(async (block) => {
+              await verifyBlock(cid, block);
+              poke();
+              firstBlockAt ??= performance.now();
+              bytes += block.byteLength;
+              blocks++;
+              accepted(s, blockKey(cid), block);
+              init.onBlock?.(cid);
+              const next = linksOf(cid, block).filter((l) => !isIdentity(l) && !seen.has(blockKey(l)));
+              for (const l of next) seen.add(blockKey(l));
+              queue.unshift(...next);
+              active--;
+              pump();
+            })
+            .catch((err: unknown) => {
+              failed = true;
+              reject(err);
+            });
+        }
+      };
+      pump();
+    });
+    return { bytes, blocks, firstBlockAt };
+  }
+
   async function attempt(s: Session, c: Candidate): Promise<Omit<RetrievalResult, 'failures'>> {
     const started = performance.now();
     const ctrl = new AbortController();
@@ -170,6 +253,19 @@ export function createRetriever(init: RetrieverInit): Retriever {
     const poke = () => idle.refresh();
     try {
       const root = s.content.root;
+      if (c.transport === 'bitswap') {
+        const got = await bitswapBlocks(s, c, ctrl.signal, poke);
+        return {
+          contentId: s.content.id,
+          root: root.toString(),
+          provider: who(c),
+          transport: c.transport,
+          bytes: got.bytes,
+          blocks: got.blocks,
+          ttfbMs: Math.round((got.firstBlockAt ?? performance.now()) - started),
+          durationMs: Math.round(performance.now() - started)
+        };
+      }
       const headers: Record<string, string> = {};
       let url: string;
       if (c.transport === 'http-piece') {
@@ -230,15 +326,13 @@ export function createRetriever(init: RetrieverInit): Retriever {
         }
         ttfbMs ??= performance.now() - started;
         blocks++;
-        s.blocks++;
-        s.bytes += bytes.byteLength;
-        s.received.add(key);
         s.pending.set(key, bytes);
-        deliver(s, key, bytes);
+        accepted(s, key, bytes);
         const write = lock
           .shared(async () => {
             await blockstore.put(cid, bytes);
           })
+          .then(() => init.onBlock?.(cid))
           .finally(() => {
             s.pending.delete(key);
             writes.delete(write);
@@ -278,6 +372,7 @@ export function createRetriever(init: RetrieverInit): Retriever {
     const failed: RetrievalResult['failures'] = [];
     for (const c of candidates) {
       if (stopping.signal.aborted) break;
+      if (c.transport === 'bitswap' && init.bitswap == null) continue;
       s.provider = who(c);
       const now = Date.now();
       const row = await db
@@ -311,11 +406,14 @@ export function createRetriever(init: RetrieverInit): Retriever {
           .where('id', '=', row.id)
           .execute();
         // Held again: the same content row, still 'pinned', no longer offloaded.
-        await db
-          .updateTable('contents')
-          .set({ offloaded_at: null, updated_at: Date.now() })
-          .where('id', '=', s.content.id)
-          .execute();
+        await db.transaction().execute(async (tx) => {
+          await tx
+            .updateTable('contents')
+            .set({ offloaded_at: null, updated_at: Date.now() })
+            .where('id', '=', s.content.id)
+            .execute();
+          await clearOffloadedBlocks(tx, s.content.id);
+        });
         knownCache.clear();
         failures.delete(who(c));
         init.onResult?.({

@@ -301,6 +301,20 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('pieces').addColumn('shard_first_block', 'bigint').execute();
         await db.schema.alterTable('pieces').addColumn('shard_block_count', 'bigint').execute();
       }
+    },
+    '0006_offloaded_blocks': {
+      async up(db) {
+        // Which offloaded content each dropped block belongs to, so a request for a block (not a
+        // root) — a bitswap want, a deal transfer being repaired — can retrieve the right content.
+        // `block` is the multihash in base64, as filecoin/retrieval/dag.ts keys blocks.
+        await db.schema
+          .createTable('offloaded_blocks')
+          .addColumn('content_id', 'bigint', (c) => c.notNull().references('contents.id').onDelete('cascade'))
+          .addColumn('block', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('offloaded_blocks_pk', ['content_id', 'block'])
+          .execute();
+        await db.schema.createIndex('offloaded_blocks_block').on('offloaded_blocks').column('block').execute();
+      }
     }
   };
 }

@@ -20,6 +20,7 @@ export interface Database {
   bandwidth_hour: BandwidthHourTable;
   bandwidth_totals: BandwidthTotalsTable;
   retrievals: RetrievalsTable;
+  offloaded_blocks: OffloadedBlocksTable;
 }
 
 export interface ContentMetaTable {
@@ -310,3 +311,9 @@ export interface RetrievalsTable {
 }
 
 export type Retrieval = Selectable<RetrievalsTable>;
+
+/** A block dropped by offloading, and the content it was dropped for (migration 0006). */
+export interface OffloadedBlocksTable {
+  content_id: number;
+  block: string;
+}

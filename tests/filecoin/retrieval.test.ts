@@ -2,13 +2,16 @@
 // offloaded (local blocks dropped, shared ones kept), and a gateway read fetches it back from a
 // provider — verified block by block, pinned again, recorded with its provider; a corrupting
 // provider is detected and the next one used; concurrent reads share one retrieval; a slow
-// provider gives 504 + Retry-After while the retrieval carries on.
+// provider gives 504 + Retry-After while the retrieval carries on; providers serving no HTTP are
+// reached over bitswap; a bitswap peer wanting a dropped block starts the retrieval itself.
+import * as dagPb from '@ipld/dag-pb';
 import { CID } from 'multiformats/cid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOffloader } from '../../filecoin/offload/index.ts';
 import { BlockLock } from '../../server/content/block-lock.ts';
 import { deterministicBytes } from '../helpers/bytes.ts';
 import { DATABASES, serviceDatabase } from '../helpers/databases.ts';
+import { concatBytes, createTestNode } from '../helpers/helia-node.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 
 interface Stats {
@@ -303,4 +306,59 @@ describe.each(DATABASES)('Case B retrieval and offloading on the devnet (%s)', (
     expect(res.status).toBe(200);
     expect(Buffer.from(bytes).equals(Buffer.from(small[0]!.bytes))).toBe(true);
   }, 60_000);
+  const ensureOffloaded = async (id: number) => {
+    const c = (await (await api(`/content/${id}`)).json()) as { offloaded: boolean };
+    if (!c.offloaded) expect((await offload(id)).status).toBe(200);
+  };
+
+  it('retrieves over bitswap from providers that serve no HTTP', async () => {
+    const providers = svc.node.filecoin.devnetProviders.map((p) => p.actorId);
+    for (const p of providers) await setFaults(p, { refuseHttpRetrievals: true });
+    try {
+      await ensureOffloaded(big.id);
+      expect(await held(big.cid)).toBe(false);
+      const before = await lastId();
+      const { res, bytes } = await gatewayGet(big.cid);
+      expect(res.status).toBe(200);
+      expect(Buffer.from(bytes).equals(Buffer.from(big.bytes))).toBe(true);
+      await repinned(big.id);
+      const attempts = await attemptsFor(big.id, before);
+      const done = attempts.filter((a) => a.state === 'done');
+      expect(done).toHaveLength(1);
+      expect(done[0]).toMatchObject({ transport: 'bitswap', blocks: 4 });
+      // Every HTTP candidate was tried first and refused.
+      for (const a of attempts.filter((a) => a.transport !== 'bitswap')) expect(a.state).toBe('failed');
+      expect(await held(big.cid)).toBe(true);
+    } finally {
+      for (const p of providers) await setFaults(p, { refuseHttpRetrievals: false });
+    }
+  }, 90_000);
+
+  it('a bitswap peer wanting a block of offloaded content starts its retrieval and gets the block', async () => {
+    // A leaf of big (not its root): only the offloaded-block index says whose it is.
+    const rootRes = await fetch(`${svc.gatewayUrl}/ipfs/${big.cid}?format=raw`);
+    expect(rootRes.status).toBe(200);
+    const rootNode = dagPb.decode(new Uint8Array(await rootRes.arrayBuffer()));
+    const leaf = rootNode.Links[1]!.Hash;
+    await ensureOffloaded(big.id);
+    expect(await svc.node.blockstore.has(leaf)).toBe(false);
+    const before = await lastId();
+    const peerNode = await createTestNode();
+    try {
+      const tcpAddr = svc.node.peer.libp2p
+        .getMultiaddrs()
+        .find((a) => a.toString().includes('/tcp/') && !a.toString().includes('/ws'));
+      await peerNode.libp2p.dial(tcpAddr!);
+      const bytes = await concatBytes(peerNode.blockstore.get(leaf, { signal: AbortSignal.timeout(30_000) }));
+      const offset = 1 * MiB; // the second leaf: the file's second MiB
+      expect(
+        Buffer.from(bytes).equals(Buffer.from(big.bytes.subarray(offset, offset + bytes.byteLength)))
+      ).toBe(true);
+    } finally {
+      await peerNode.stop();
+    }
+    await repinned(big.id);
+    const done = (await attemptsFor(big.id, before)).filter((a) => a.state === 'done');
+    expect(done).toHaveLength(1);
+  }, 90_000);
 });
