@@ -60,7 +60,7 @@ export interface ProviderFaults {
   sealDelayMs?: number;
   /** Publish but never activate (the deal times out at StartEpoch). */
   neverSeal?: boolean;
-  /** Activate, then terminate the sector (slashed). */
+  /** Activate, then terminate the sector (slashed); set at runtime, it also terminates deals already active. */
   slashAfterActivation?: boolean;
   /** HTTP retrieval 403, bitswap serves nothing. */
   refuseRetrievals?: boolean;
@@ -431,6 +431,11 @@ export async function startProvider(init: ProviderInit): Promise<Provider> {
       faults: () => ({ ...faults }),
       setFaults: (next) => {
         faults = { ...next };
+        // Deals already active rest at IndexedAndAnnounced: run them again so the new fault applies
+        // to them too (a sector terminated long after activation).
+        if (faults.slashAfterActivation === true) {
+          for (const deal of store.all()) if (deal.checkpoint === 'IndexedAndAnnounced') launch(deal.uuid);
+        }
       },
       deals: () => store.all().map(summarize),
       stop: () =>

@@ -361,4 +361,31 @@ describe.each(DATABASES)('Case B retrieval and offloading on the devnet (%s)', (
     const done = (await attemptsFor(big.id, before)).filter((a) => a.state === 'done');
     expect(done).toHaveLength(1);
   }, 90_000);
+  it('repairs a lost deal of offloaded content: the new deal’s transfer retrieves it back first', async () => {
+    type Status = { deals: Array<{ deal: { miner: string; state: string } }> };
+    const dealsOf = async () => ((await (await api(`/content/status/${big.id}`)).json()) as Status).deals;
+    await ensureOffloaded(big.id);
+    const before = await lastId();
+    const victim = (await dealsOf()).find((d) => d.deal.state === 'active')!.deal.miner;
+    await setFaults(victim, { slashAfterActivation: true });
+    try {
+      // Slashed on chain, seen by the service, re-dealt with the spare provider, whose transfer
+      // reads the content's blocks: retrieved from the remaining providers, then active again.
+      const deadline = Date.now() + 150_000;
+      for (;;) {
+        const deals = await dealsOf();
+        const active = deals.filter((d) => d.deal.state === 'active');
+        const slashed = deals.some((d) => d.deal.miner === victim && d.deal.state === 'slashed');
+        if (slashed && active.length >= 6 && active.every((d) => d.deal.miner !== victim)) break;
+        if (Date.now() > deadline)
+          throw new Error(`not repaired: ${JSON.stringify(deals.map((d) => [d.deal.miner, d.deal.state]))}`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } finally {
+      await setFaults(victim, { slashAfterActivation: false });
+    }
+    const done = (await attemptsFor(big.id, before)).filter((a) => a.state === 'done');
+    expect(done.length).toBeGreaterThanOrEqual(1);
+    expect(await held(big.cid)).toBe(true);
+  }, 180_000);
 });
