@@ -235,6 +235,7 @@ export async function startFirth(
       db,
       retriever,
       has: (cid) => blockstore.has(cid),
+      reads: retrieval.reads,
       log: log.child({ module: 'retrieval' })
     });
     if (!onBitswapWants(peer, wanted))
