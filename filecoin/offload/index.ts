@@ -116,7 +116,8 @@ export function createOffloader(init: OffloaderInit): Offloader {
       await recordOffloadedBlocks(tx, contentId, blocks);
       return true;
     });
-    if (!marked) throw new ConflictError('ERR_ALREADY_OFFLOADED', `content ${contentId} is already offloaded`);
+    if (!marked)
+      throw new ConflictError('ERR_ALREADY_OFFLOADED', `content ${contentId} is already offloaded`);
     retriever.forget();
     const { removed, kept } = await lock.exclusive(async () => {
       const keep = await heldKeys(db, blockstore);

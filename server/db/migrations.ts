@@ -313,7 +313,11 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('block', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('offloaded_blocks_pk', ['content_id', 'block'])
           .execute();
-        await db.schema.createIndex('offloaded_blocks_block').on('offloaded_blocks').column('block').execute();
+        await db.schema
+          .createIndex('offloaded_blocks_block')
+          .on('offloaded_blocks')
+          .column('block')
+          .execute();
       }
     }
   };
