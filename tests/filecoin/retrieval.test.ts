@@ -94,6 +94,17 @@ describe.each(DATABASES)('Case B retrieval and offloading on the devnet (%s)', (
     throw new Error(`content ${id} is still offloaded`);
   };
   const lastId = async () => (await stats()).recent[0]?.id ?? 0;
+  /** A gateway read of offloaded content: identical bytes, pinned again; its retrieval attempts. */
+  const readBack = async (c: { id: number; cid: string; bytes: Uint8Array }) => {
+    expect(await held(c.cid)).toBe(false);
+    const before = await lastId();
+    const { res, bytes } = await gatewayGet(c.cid);
+    expect(res.status).toBe(200);
+    expect(Buffer.from(bytes).equals(Buffer.from(c.bytes))).toBe(true);
+    await repinned(c.id);
+    expect(await held(c.cid)).toBe(true);
+    return attemptsFor(c.id, before);
+  };
 
   let big: Awaited<ReturnType<typeof upload>>;
   let small: Array<Awaited<ReturnType<typeof upload>>>;
@@ -172,14 +183,7 @@ describe.each(DATABASES)('Case B retrieval and offloading on the devnet (%s)', (
   it('retrieves an aggregated member by /piece/ Range over its bytes in the aggregate', async () => {
     const member = small[1]!;
     expect((await offload(member.id)).status).toBe(200);
-    expect(await held(member.cid)).toBe(false);
-    const before = await lastId();
-    const { res, bytes } = await gatewayGet(member.cid);
-    expect(res.status).toBe(200);
-    expect(Buffer.from(bytes).equals(Buffer.from(member.bytes))).toBe(true);
-    await repinned(member.id);
-    expect(await held(member.cid)).toBe(true);
-    const attempts = await attemptsFor(member.id, before);
+    const attempts = await readBack(member);
     expect(attempts.at(-1)).toMatchObject({ state: 'done', transport: 'http-piece' });
   }, 60_000);
 
@@ -316,19 +320,12 @@ describe.each(DATABASES)('Case B retrieval and offloading on the devnet (%s)', (
     for (const p of providers) await setFaults(p, { refuseHttpRetrievals: true });
     try {
       await ensureOffloaded(big.id);
-      expect(await held(big.cid)).toBe(false);
-      const before = await lastId();
-      const { res, bytes } = await gatewayGet(big.cid);
-      expect(res.status).toBe(200);
-      expect(Buffer.from(bytes).equals(Buffer.from(big.bytes))).toBe(true);
-      await repinned(big.id);
-      const attempts = await attemptsFor(big.id, before);
+      const attempts = await readBack(big);
       const done = attempts.filter((a) => a.state === 'done');
       expect(done).toHaveLength(1);
       expect(done[0]).toMatchObject({ transport: 'bitswap', blocks: 4 });
       // Every HTTP candidate was tried first and refused.
       for (const a of attempts.filter((a) => a.transport !== 'bitswap')) expect(a.state).toBe('failed');
-      expect(await held(big.cid)).toBe(true);
     } finally {
       for (const p of providers) await setFaults(p, { refuseHttpRetrievals: false });
     }
