@@ -13,6 +13,7 @@ const FAULT_KEYS: Record<keyof ProviderFaults, 'boolean' | 'number' | 'boolean|s
   sealDelayMs: 'number',
   neverSeal: 'boolean',
   slashAfterActivation: 'boolean',
+  slashActiveDeals: 'boolean',
   refuseRetrievals: 'boolean',
   refuseHttpRetrievals: 'boolean',
   corruptRetrievals: 'boolean',

@@ -60,8 +60,10 @@ export interface ProviderFaults {
   sealDelayMs?: number;
   /** Publish but never activate (the deal times out at StartEpoch). */
   neverSeal?: boolean;
-  /** Activate, then terminate the sector (slashed); set at runtime, it also terminates deals already active. */
+  /** Activate, then terminate the sector (slashed). */
   slashAfterActivation?: boolean;
+  /** Set at runtime: terminate the sectors of every deal already active (a provider losing data). */
+  slashActiveDeals?: boolean;
   /** HTTP retrieval 403, bitswap serves nothing. */
   refuseRetrievals?: boolean;
   /** HTTP retrieval 403, bitswap still serves (a provider reachable over bitswap only). */
@@ -431,9 +433,8 @@ export async function startProvider(init: ProviderInit): Promise<Provider> {
       faults: () => ({ ...faults }),
       setFaults: (next) => {
         faults = { ...next };
-        // Deals already active rest at IndexedAndAnnounced: run them again so the new fault applies
-        // to them too (a sector terminated long after activation).
-        if (faults.slashAfterActivation === true) {
+        // Deals already active rest at IndexedAndAnnounced: run them again so they are terminated.
+        if (faults.slashActiveDeals === true) {
           for (const deal of store.all()) if (deal.checkpoint === 'IndexedAndAnnounced') launch(deal.uuid);
         }
       },

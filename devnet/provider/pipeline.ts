@@ -187,7 +187,7 @@ async function step(ctx: PipelineContext, deal: DealRecord, log: Logger): Promis
       return false;
     }
     case 'IndexedAndAnnounced': {
-      if (ctx.faults().slashAfterActivation && !deal.slashed) {
+      if ((ctx.faults().slashAfterActivation || ctx.faults().slashActiveDeals) && !deal.slashed) {
         await ctx.sender.send(
           {
             to: ctx.actorId,

@@ -364,7 +364,7 @@ describe.each(DATABASES)('Case B retrieval and offloading on the devnet (%s)', (
     await ensureOffloaded(big.id);
     const before = await lastId();
     const victim = (await dealsOf()).find((d) => d.deal.state === 'active')!.deal.miner;
-    await setFaults(victim, { slashAfterActivation: true });
+    await setFaults(victim, { slashActiveDeals: true });
     try {
       // Slashed on chain, seen by the service, re-dealt with the spare provider, whose transfer
       // reads the content's blocks: retrieved from the remaining providers, then active again.
@@ -379,7 +379,7 @@ describe.each(DATABASES)('Case B retrieval and offloading on the devnet (%s)', (
         await new Promise((r) => setTimeout(r, 500));
       }
     } finally {
-      await setFaults(victim, { slashAfterActivation: false });
+      await setFaults(victim, { slashActiveDeals: false });
     }
     const done = (await attemptsFor(big.id, before)).filter((a) => a.state === 'done');
     expect(done.length).toBeGreaterThanOrEqual(1);
