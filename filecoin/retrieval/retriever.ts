@@ -190,7 +190,7 @@ export function createRetriever(init: RetrieverInit): Retriever {
   /**
    * Bitswap: the DAG is walked from the root, `bitswapConcurrency` blocks at a time, children
    * first-in-line so the gateway's in-order reads are served early. Helia checks each block's hash
-   * and stores it (under the block lock); it is checked again here, as every transport's blocks are.
+   * against its CID before storing it (under the block lock), so it is not hashed again here.
    */
   async function bitswapBlocks(
     s: Session,
@@ -219,8 +219,7 @@ export function createRetriever(init: RetrieverInit): Retriever {
           active++;
           fetcher
             .get(cid, signal)
-            .then(async (block) => {
-              await verifyBlock(cid, block);
+            .then((block) => {
               poke();
               firstBlockAt ??= performance.now();
               bytes += block.byteLength;
@@ -338,6 +337,8 @@ export function createRetriever(init: RetrieverInit): Retriever {
             writes.delete(write);
           });
         writes.add(write);
+        // Handled here too: if the CAR fails meanwhile, nobody awaits this write any more.
+        write.catch(() => undefined);
         // Bounded memory: wait for the disk when too many blocks are in flight.
         if (writes.size >= writeConcurrency) await Promise.race(writes);
       }
@@ -360,6 +361,8 @@ export function createRetriever(init: RetrieverInit): Retriever {
     } finally {
       clearTimeout(idle);
       stopping.signal.removeEventListener('abort', onStop);
+      // A failed attempt leaves nothing running: bitswap wants still out, an unread response.
+      ctrl.abort(new Error('retrieval attempt ended'));
     }
   }
 

@@ -7,15 +7,9 @@ import { CID } from 'multiformats/cid';
 import type { Database } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 
-export const CHANNELS = [
-  'http-upload',
-  'bitswap-in',
-  'bitswap-out',
-  'gateway-out',
-  'deal-transfer-out',
-  'retrieval-in'
-] as const;
-export type Channel = (typeof CHANNELS)[number];
+import { CHANNELS, type Channel } from '../../src/lib/stats-shapes.ts';
+
+export { CHANNELS, type Channel };
 
 export const INBOUND: ReadonlySet<Channel> = new Set(['http-upload', 'bitswap-in', 'retrieval-in']);
 

@@ -5,6 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { CHANNELS, INBOUND, type Channel } from './bandwidth.ts';
+import type { ChannelUsage, DealSeriesKey, Series, Usage } from '../../src/lib/stats-shapes.ts';
 import { DAY_MS, type TimeRange } from './range.ts';
 import {
   emptyRecord,
@@ -13,26 +14,6 @@ import {
   scoreOf,
   type ProviderRecord
 } from '../../filecoin/providers/scoring.ts';
-
-export interface ChannelUsage {
-  bytes: number;
-  events: number;
-}
-
-export interface Usage {
-  totalIn: number;
-  totalOut: number;
-  byChannel: Record<Channel, ChannelUsage>;
-}
-
-/** Columnar series, as chart libraries take them: `t[i]` with each series' value at i. */
-export interface Series<K extends string> {
-  from: number;
-  to: number;
-  step: string;
-  t: number[];
-  series: Record<K, number[]>;
-}
 
 export type BreakdownBy = 'channel' | 'user' | 'content' | 'peer';
 
@@ -43,8 +24,6 @@ export interface BreakdownRow {
   bytesOut: number;
   events: number;
 }
-
-export type DealSeriesKey = 'attempted' | 'published' | 'active' | 'failed';
 
 export interface ProviderEvent {
   id: number;

@@ -1,15 +1,8 @@
 import { createJsonRequest, type JsonClientInit } from './json-request';
+import { CHANNELS, type Channel, type DealSeriesKey, type Series, type Usage } from '../stats-shapes';
 
-/** Bandwidth channels, as the service names them. */
-export const CHANNELS = [
-  'http-upload',
-  'bitswap-in',
-  'bitswap-out',
-  'gateway-out',
-  'deal-transfer-out',
-  'retrieval-in'
-] as const;
-export type Channel = (typeof CHANNELS)[number];
+export { CHANNELS };
+export type { Channel, DealSeriesKey, Series, Usage };
 
 export const CHANNEL_LABELS: Record<Channel, string> = {
   'http-upload': 'HTTP uploads',
@@ -19,23 +12,6 @@ export const CHANNEL_LABELS: Record<Channel, string> = {
   'deal-transfer-out': 'Deal transfers out',
   'retrieval-in': 'Retrievals in'
 };
-
-export interface Usage {
-  totalIn: number;
-  totalOut: number;
-  byChannel: Record<Channel, { bytes: number; events: number }>;
-}
-
-/** Columnar series: `t[i]` (epoch ms) with each series' value at i. */
-export interface Series<K extends string> {
-  from: number;
-  to: number;
-  step: 'minute' | 'hour' | 'day';
-  t: number[];
-  series: Record<K, number[]>;
-}
-
-export type DealSeriesKey = 'attempted' | 'published' | 'active' | 'failed';
 
 export interface PublicStats {
   totalStorage: number;
@@ -127,6 +103,23 @@ export interface RangeQuery {
   to?: number;
   step?: 'minute' | 'hour' | 'day';
 }
+
+/** The time ranges the charts offer; each page lists the ones that suit it. */
+export const CHART_RANGES = {
+  '1h': { ms: 3600_000, step: 'minute', label: 'Last hour, per minute' },
+  '24h': { ms: 24 * 3600_000, step: 'hour', label: 'Last 24 hours, per hour' },
+  '48h': { ms: 48 * 3600_000, step: 'hour', label: 'Last 48 hours, per hour' },
+  '14d': { ms: 14 * 86_400_000, step: 'day', label: 'Last 14 days, per day' },
+  '30d': { ms: 30 * 86_400_000, step: 'day', label: 'Last 30 days, per day' },
+  '90d': { ms: 90 * 86_400_000, step: 'day', label: 'Last 90 days, per day' }
+} as const satisfies Record<string, { ms: number; step: Series<string>['step']; label: string }>;
+export type ChartRange = keyof typeof CHART_RANGES;
+
+/** The query for a chart range ending now. */
+export const rangeQuery = (range: ChartRange): RangeQuery => ({
+  from: Date.now() - CHART_RANGES[range].ms,
+  step: CHART_RANGES[range].step
+});
 
 interface Options {
   signal?: AbortSignal;
