@@ -7,6 +7,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from '../../server/db/migrations.ts';
 import type { Database } from '../../server/db/schema.ts';
+import { insertPiece, insertSoloPiece } from './rows.ts';
 import { estimateCarBytes, MAX_PIECE_PAYLOAD_BYTES } from './shards.ts';
 
 export interface PlannerInit {
@@ -79,9 +80,9 @@ export function createPlanner(init: PlannerInit): Planner {
           const size = Number(content.dag_size);
           if (size >= init.minDealBytes) {
             const sharded = estimateCarBytes(size) > maxPayload;
-            const piece = await tx
-              .insertInto('pieces')
-              .values({
+            await insertSoloPiece(
+              tx,
+              {
                 kind: sharded ? 'shard' : 'single',
                 shard_index: sharded ? 0 : null,
                 state: 'preparing',
@@ -89,26 +90,11 @@ export function createPlanner(init: PlannerInit): Planner {
                 root_cid: content.cid,
                 replication: content.replication,
                 items: 1,
-                bytes: size,
-                last_error: '',
-                next_run_at: now,
-                attempts: 0,
-                created_at: now,
-                updated_at: now
-              })
-              .returning('id')
-              .executeTakeFirstOrThrow();
-            await tx
-              .insertInto('piece_members')
-              .values({
-                piece_id: piece.id,
-                position: 0,
-                content_id: content.id,
-                byte_offset: 0,
-                size: 0,
-                added_at: now
-              })
-              .execute();
+                bytes: size
+              },
+              { contentId: content.id, size: 0 },
+              now
+            );
             result.singles++;
             continue;
           }
@@ -128,22 +114,12 @@ export function createPlanner(init: PlannerInit): Planner {
             open = undefined;
           }
           if (open == null) {
-            open = await tx
-              .insertInto('pieces')
-              .values({
-                kind: 'aggregate',
-                state: 'open',
-                replication: content.replication,
-                items: 0,
-                bytes: 0,
-                last_error: '',
-                next_run_at: now,
-                attempts: 0,
-                created_at: now,
-                updated_at: now
-              })
-              .returning(['id', 'items', 'bytes', 'replication'])
-              .executeTakeFirstOrThrow();
+            const id = await insertPiece(
+              tx,
+              { kind: 'aggregate', state: 'open', replication: content.replication, items: 0, bytes: 0 },
+              now
+            );
+            open = { id, items: 0, bytes: 0, replication: content.replication };
           }
           await tx
             .insertInto('piece_members')

@@ -10,6 +10,7 @@ import { commp, padPieceCid } from '../commp/index.ts';
 import type { Leases } from '../store/leases.ts';
 import { fitAggregate, type AggregateMember } from './aggregate.ts';
 import { contentCar, type LoadBlock } from './car.ts';
+import { insertSoloPiece } from './rows.ts';
 import { MAX_PIECE_PAYLOAD_BYTES, planShards } from './shards.ts';
 
 export interface PreparerInit {
@@ -81,9 +82,9 @@ export function createPreparer(init: PreparerInit): Preparer {
         .where('piece_id', '=', piece.id)
         .execute();
       for (const plan of plans.slice(1)) {
-        const row = await tx
-          .insertInto('pieces')
-          .values({
+        const id = await insertSoloPiece(
+          tx,
+          {
             kind: 'shard',
             shard_index: plan.index,
             state: 'ready',
@@ -96,27 +97,12 @@ export function createPreparer(init: PreparerInit): Preparer {
             shard_block_count: plan.blockCount,
             replication: piece.replication,
             items: 1,
-            bytes: plan.payloadSize,
-            last_error: '',
-            next_run_at: now,
-            attempts: 0,
-            created_at: now,
-            updated_at: now
-          })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        ids.push(row.id);
-        await tx
-          .insertInto('piece_members')
-          .values({
-            piece_id: row.id,
-            position: 0,
-            content_id: member.content_id,
-            byte_offset: 0,
-            size: plan.payloadSize,
-            added_at: now
-          })
-          .execute();
+            bytes: plan.payloadSize
+          },
+          { contentId: member.content_id, size: plan.payloadSize },
+          now
+        );
+        ids.push(id);
       }
     });
     init.log.info({ pieceId: piece.id, contentId, shards: plans.length }, 'content split into shards');
