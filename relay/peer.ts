@@ -104,12 +104,6 @@ export interface BitswapTraffic {
   sent(peer: string, bytes: number, blocks: number): void;
 }
 
-/**
- * Metering hook: reports bitswap blocks in and out per peer. @helia/bitswap keeps its broker
- * private and its libp2p metrics carry no peer, so this reaches the broker Helia holds and listens
- * to its want list ('block' events) and wraps its network's sendMessage. Returns false when the
- * bitswap internals are not where this expects (a changed @helia/bitswap): metering is then off.
- */
 interface BitswapInternals {
   wantList: EventTarget;
   network: EventTarget & {
@@ -165,13 +159,22 @@ export function onBitswapWants(helia: FirthPeer, listener: (peer: string, wants:
   return true;
 }
 
-/** Tells bitswap a block was stored behind its back (peers that want it get it now). */
-export function notifyBitswap(helia: FirthPeer, cid: CID): void {
-  void bitswapOf(helia)
-    ?.notify(cid)
-    .catch(() => undefined);
+/**
+ * A function that tells bitswap a block was stored behind its back (peers that want it get it
+ * now); undefined when the bitswap internals are not where this expects.
+ */
+export function bitswapNotifier(helia: FirthPeer): ((cid: CID) => void) | undefined {
+  const bitswap = bitswapOf(helia);
+  if (bitswap == null) return undefined;
+  return (cid) => void bitswap.notify(cid).catch(() => undefined);
 }
 
+/**
+ * Metering hook: reports bitswap blocks in and out per peer. @helia/bitswap keeps its broker
+ * private and its libp2p metrics carry no peer, so this reaches the broker Helia holds and listens
+ * to its want list ('block' events) and wraps its network's sendMessage. Returns false when the
+ * bitswap internals are not where this expects (a changed @helia/bitswap): metering is then off.
+ */
 export function onBitswapTraffic(helia: FirthPeer, traffic: BitswapTraffic): boolean {
   const bitswap = bitswapOf(helia);
   if (bitswap == null) return false;

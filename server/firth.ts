@@ -7,7 +7,7 @@ import { createBlockSource } from '../gateway/public/blocks.ts';
 import { createGatewayMeter, type GatewayMeter } from '../gateway/public/meter.ts';
 import { createGateway } from '../gateway/public/server.ts';
 import { loadOrCreatePeerKey } from '../relay/identity.ts';
-import { createPeer, notifyBitswap, onBitswapWants, type FirthPeer } from '../relay/peer.ts';
+import { bitswapNotifier, createPeer, onBitswapWants, type FirthPeer } from '../relay/peer.ts';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { CID } from 'multiformats/cid';
 import { createAccounts, type Accounts } from './accounts/accounts.ts';
@@ -218,7 +218,7 @@ export async function startFirth(
         },
         get: (cid, signal) => toBuffer(peer.blockstore.get(cid, { signal }))
       },
-      onBlock: (cid) => notifyBitswap(peer, cid),
+      onBlock: bitswapNotifier(peer),
       onResult: (attempt) => tracking.retrieved(attempt),
       log: log.child({ module: 'retrieval' })
     });

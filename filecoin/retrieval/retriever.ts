@@ -179,7 +179,7 @@ export function createRetriever(init: RetrieverInit): Retriever {
     for (const w of waiting) w.resolve(bytes);
   }
 
-  /** A verified block of `s`'s DAG: counted, kept in memory until written, handed to waiters. */
+  /** A verified block of `s`'s DAG: counted, kept from GC (`received`), handed to waiters. */
   function accepted(s: Session, key: string, bytes: Uint8Array): void {
     s.blocks++;
     s.bytes += bytes.byteLength;
