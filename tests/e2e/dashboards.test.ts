@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { deterministicBytes } from '../helpers/bytes.ts';
+import { apiFetch, devnetEnv, uploadContent } from '../helpers/devnet.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 import { VIEWPORT, assertAppBuilt, launchBrowser } from './helpers/browser.ts';
 
@@ -19,36 +20,24 @@ describe('dashboards in the app', () => {
   beforeAll(async () => {
     assertAppBuilt();
     service = await startTestService({
-      env: {
-        FIRTH_DEVNET: 'on',
-        FIRTH_DEVNET_PROVIDERS: '6',
-        FIRTH_DEVNET_EPOCH_MS: '100',
-        FIRTH_DEVNET_EPHEMERAL: '1',
-        FIRTH_DEAL_MIN_BYTES: String(1024 * 1024)
-      }
+      env: devnetEnv(6)
     });
     origin = service.apiUrl.replace(/\/+$/, '');
     ({ session } = await registerUser(service.apiUrl, service.adminInvite, 'charts'));
-    const form = new FormData();
-    form.append(
-      'data',
-      new Blob([new Uint8Array(deterministicBytes('dashboards-e2e', 1536 * 1024))]),
-      'c.bin'
+    const api = apiFetch(
+      () => origin,
+      () => session
     );
-    const res = await fetch(`${origin}/api/content/add`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${session}` },
-      body: form
-    });
-    expect(res.status).toBe(200);
-    const { cid, estuaryId } = (await res.json()) as { cid: string; estuaryId: number };
+    const { cid, estuaryId } = await uploadContent(
+      api,
+      'c.bin',
+      deterministicBytes('dashboards-e2e', 1536 * 1024)
+    );
     const served = await fetch(`${service.gatewayUrl}/ipfs/${cid}`);
     await served.arrayBuffer();
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const s = await fetch(`${origin}/api/content/status/${estuaryId}`, {
-        headers: { authorization: `Bearer ${session}` }
-      });
+      const s = await api(`/content/status/${estuaryId}`);
       const body = (await s.json()) as { summary: { active: number; target: number } };
       if (body.summary.active >= body.summary.target) break;
       if (Date.now() > deadline) throw new Error(`deals did not complete: ${JSON.stringify(body.summary)}`);

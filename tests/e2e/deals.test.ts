@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 import { deterministicBytes } from '../helpers/bytes.ts';
+import { devnetEnv } from '../helpers/devnet.ts';
 import { VIEWPORT, assertAppBuilt, launchBrowser } from './helpers/browser.ts';
 
 describe('deals in the app', () => {
@@ -16,13 +17,7 @@ describe('deals in the app', () => {
   beforeAll(async () => {
     assertAppBuilt();
     service = await startTestService({
-      env: {
-        FIRTH_DEVNET: 'on',
-        FIRTH_DEVNET_PROVIDERS: '6',
-        FIRTH_DEVNET_EPOCH_MS: '100',
-        FIRTH_DEVNET_EPHEMERAL: '1',
-        FIRTH_DEAL_MIN_BYTES: String(1024 * 1024)
-      }
+      env: devnetEnv(6)
     });
     origin = service.apiUrl.replace(/\/+$/, '');
     browser = await launchBrowser();

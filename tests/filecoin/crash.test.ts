@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServiceProcess, type ServiceProcess } from '../../bench/service-process.ts';
 import { deterministicBytes } from '../helpers/bytes.ts';
+import { apiFetch, devnetEnv, lotusCall, uploadContent } from '../helpers/devnet.ts';
 import { registerUser } from '../helpers/service.ts';
 
 const FINAL = ['failed', 'slashed', 'expired'];
@@ -15,13 +16,8 @@ interface StatusBody {
   deals: Array<{ deal: { miner: string; dealId: number; state: string } }>;
 }
 
-const env = {
-  FIRTH_DEVNET: 'on',
-  FIRTH_DEVNET_PROVIDERS: '8',
-  FIRTH_DEVNET_EPOCH_MS: '100',
-  FIRTH_DEAL_MIN_BYTES: String(1024 * 1024),
-  FIRTH_AGGREGATE_MAX_WAIT: '1'
-};
+// Not ephemeral: the devnet's chain lives in the data dir and must survive the restarts.
+const env = devnetEnv(8, { FIRTH_AGGREGATE_MAX_WAIT: '1' }, { ephemeral: false });
 
 describe('deal pipeline crash recovery', () => {
   let svc: ServiceProcess | undefined;
@@ -51,18 +47,12 @@ describe('deal pipeline crash recovery', () => {
     const { dataDir } = svc;
     const port = new URL(svc.apiUrl).port;
     const { apiKey } = await registerUser(svc.apiUrl, svc.adminInvite, 'crashy');
-    const api = (path: string, init: RequestInit = {}) =>
-      fetch(`${svc!.apiUrl}/api${path}`, {
-        ...init,
-        headers: { authorization: `Bearer ${apiKey}`, ...init.headers }
-      });
-    const upload = async (name: string, bytes: Uint8Array) => {
-      const form = new FormData();
-      form.append('data', new Blob([new Uint8Array(bytes)]), name);
-      const res = await api('/content/add', { method: 'POST', body: form });
-      expect(res.status).toBe(200);
-      return (await res.json()) as { cid: string; estuaryId: number };
-    };
+    // The getter follows svc across restarts.
+    const api = apiFetch(
+      () => svc!.apiUrl,
+      () => apiKey
+    );
+    const upload = (name: string, bytes: Uint8Array) => uploadContent(api, name, bytes);
     const status = async (id: number) => (await (await api(`/content/status/${id}`)).json()) as StatusBody;
 
     const uploads = await Promise.all([
@@ -103,16 +93,7 @@ describe('deal pipeline crash recovery', () => {
     }
     for (const s of summaries) expect(s.summary.active).toBe(6);
     expect(lotusUrl).not.toBe('');
-    const lotus = async <T>(method: string, params: unknown[]): Promise<T> => {
-      const res = await fetch(lotusUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: `Filecoin.${method}`, params })
-      });
-      const body = (await res.json()) as { result?: T; error?: { message: string } };
-      if (body.error != null) throw new Error(body.error.message);
-      return body.result as T;
-    };
+    const lotus = <T>(method: string, params: unknown[]) => lotusCall<T>(lotusUrl, method, params);
     const walletRes = await fetch(`${svc.apiUrl}/api/admin/fil-address`, {
       headers: { authorization: `Bearer ${apiKey}` }
     });

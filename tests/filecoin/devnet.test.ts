@@ -21,20 +21,10 @@ import {
   walletAddress,
   type FilecoinClient
 } from '../../filecoin/index.ts';
+import { devnetEnv, lotusCall } from '../helpers/devnet.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 
 const quiet = { info() {}, warn() {}, error() {} };
-
-async function rpc<T>(url: string, method: string, params: unknown[]): Promise<T> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: `Filecoin.${method}`, params })
-  });
-  const body = (await res.json()) as { result?: T; error?: { message: string } };
-  if (body.error != null) throw new Error(body.error.message);
-  return body.result as T;
-}
 
 describe('client layer against the devnet', () => {
   let devnet: Devnet;
@@ -83,14 +73,14 @@ describe('client layer against the devnet', () => {
     const after = await client.escrow.balance();
     // Needed 1 FIL plus a reserve of one more deal of that size.
     expect(after.marketAvailable).toBeGreaterThanOrEqual(2n * FIL);
-    const chain = await rpc<{ Escrow: string; Locked: string }>(devnet.lotusUrl, 'StateMarketBalance', [
+    const chain = await lotusCall<{ Escrow: string; Locked: string }>(devnet.lotusUrl, 'StateMarketBalance', [
       client.wallet.address,
       null
     ]);
     expect(after.marketEscrow).toBe(BigInt(chain.Escrow));
     expect(after.marketLocked).toBe(BigInt(chain.Locked));
     expect(after.balance).toBe(
-      BigInt(await rpc<string>(devnet.lotusUrl, 'WalletBalance', [client.wallet.address]))
+      BigInt(await lotusCall<string>(devnet.lotusUrl, 'WalletBalance', [client.wallet.address]))
     );
     expect(after.balance).toBeLessThan(before.balance - 2n * FIL + 1n);
 
@@ -198,12 +188,8 @@ describe('admin wallet routes, service on the in-process devnet', () => {
   let admin: string;
   beforeAll(async () => {
     svc = await startTestService({
-      env: {
-        FIRTH_DEVNET: 'on',
-        FIRTH_DEVNET_PROVIDERS: '1',
-        FIRTH_DEVNET_EPOCH_MS: '100',
-        FIRTH_DEVNET_EPHEMERAL: '1'
-      }
+      // No uploads here: the default FIRTH_DEAL_MIN_BYTES is kept.
+      env: devnetEnv(1, {}, { smallDeals: false })
     });
     admin = (await registerUser(svc.apiUrl, svc.adminInvite, 'admin')).apiKey;
   });

@@ -2,6 +2,7 @@
 // and each reaches its replication target of active deals with distinct providers, checked on chain.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deterministicBytes } from '../helpers/bytes.ts';
+import { apiFetch, devnetEnv, lotusCall, uploadContent } from '../helpers/devnet.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 
 interface StatusBody {
@@ -14,28 +15,13 @@ interface StatusBody {
 describe('deal pipeline on the devnet', () => {
   let svc: TestService;
   let apiKey: string;
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${svc.apiUrl}/api${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${apiKey}`, ...init.headers }
-    });
-  const lotus = async <T>(method: string, params: unknown[]): Promise<T> => {
-    const res = await fetch(svc.node.filecoin.lotusUrl!, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: `Filecoin.${method}`, params })
-    });
-    const body = (await res.json()) as { result?: T; error?: { message: string } };
-    if (body.error != null) throw new Error(body.error.message);
-    return body.result as T;
-  };
-  const upload = async (name: string, bytes: Uint8Array): Promise<{ cid: string; estuaryId: number }> => {
-    const form = new FormData();
-    form.append('data', new Blob([new Uint8Array(bytes)]), name);
-    const res = await api('/content/add', { method: 'POST', body: form });
-    expect(res.status).toBe(200);
-    return (await res.json()) as { cid: string; estuaryId: number };
-  };
+  const api = apiFetch(
+    () => svc.apiUrl,
+    () => apiKey
+  );
+  const lotus = <T>(method: string, params: unknown[]) =>
+    lotusCall<T>(svc.node.filecoin.lotusUrl!, method, params);
+  const upload = (name: string, bytes: Uint8Array) => uploadContent(api, name, bytes);
   const waitActive = async (id: number, timeoutMs = 90_000): Promise<StatusBody> => {
     const deadline = Date.now() + timeoutMs;
     let last: StatusBody | undefined;
@@ -50,14 +36,7 @@ describe('deal pipeline on the devnet', () => {
 
   beforeAll(async () => {
     svc = await startTestService({
-      env: {
-        FIRTH_DEVNET: 'on',
-        FIRTH_DEVNET_PROVIDERS: '7',
-        FIRTH_DEVNET_EPOCH_MS: '100',
-        FIRTH_DEVNET_EPHEMERAL: '1',
-        FIRTH_DEAL_MIN_BYTES: String(1024 * 1024),
-        FIRTH_AGGREGATE_MAX_WAIT: '1'
-      }
+      env: devnetEnv(7, { FIRTH_AGGREGATE_MAX_WAIT: '1' })
     });
     ({ apiKey } = await registerUser(svc.apiUrl, svc.adminInvite, 'dealer'));
   }, 120_000);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseActorId } from '../../filecoin/providers/actor.ts';
 import { providerRecords, rankProviders } from '../../filecoin/providers/scoring.ts';
 import { deterministicBytes } from '../helpers/bytes.ts';
+import { apiFetch, devnetEnv } from '../helpers/devnet.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 
 const REJECT_REASON = 'not taking deals today (test fault)';
@@ -32,11 +33,10 @@ describe('provider stats with injected faults', () => {
   let apiKey: string;
   let rejecter: string;
   let truncater: string;
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${svc.apiUrl}/api${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${apiKey}`, ...init.headers }
-    });
+  const api = apiFetch(
+    () => svc.apiUrl,
+    () => apiKey
+  );
   const json = async <T>(res: Response | Promise<Response>): Promise<T> => {
     const r = await res;
     const text = await r.text();
@@ -63,18 +63,13 @@ describe('provider stats with injected faults', () => {
 
   beforeAll(async () => {
     svc = await startTestService({
-      env: {
-        FIRTH_DEVNET: 'on',
-        FIRTH_DEVNET_PROVIDERS: '8',
-        FIRTH_DEVNET_EPOCH_MS: '100',
-        FIRTH_DEVNET_EPHEMERAL: '1',
-        FIRTH_DEAL_MIN_BYTES: String(1024 * 1024),
+      env: devnetEnv(8, {
         FIRTH_AGGREGATE_MAX_WAIT: '1',
         FIRTH_DEVNET_FAULTS: JSON.stringify({
           sp7: { rejectProposals: REJECT_REASON },
           sp8: { truncateTransfer: true }
         })
-      }
+      })
     });
     ({ apiKey } = await registerUser(svc.apiUrl, svc.adminInvite, 'prov-stats'));
     const providers = svc.node.filecoin.devnetProviders;

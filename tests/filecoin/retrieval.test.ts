@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOffloader } from '../../filecoin/offload/index.ts';
 import { BlockLock } from '../../server/content/block-lock.ts';
 import { deterministicBytes } from '../helpers/bytes.ts';
+import { apiFetch, devnetEnv, uploadContent } from '../helpers/devnet.ts';
 import { DATABASES, serviceDatabase } from '../helpers/databases.ts';
 import { concatBytes, createTestNode } from '../helpers/helia-node.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
@@ -36,17 +37,12 @@ describe.each(DATABASES)('Case B retrieval and offloading on the devnet (%s)', (
   let svc: TestService;
   let dropDatabase: (() => Promise<void>) | undefined;
   let apiKey: string;
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${svc.apiUrl}/api${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${apiKey}`, ...init.headers }
-    });
+  const api = apiFetch(
+    () => svc.apiUrl,
+    () => apiKey
+  );
   const upload = async (name: string, bytes: Uint8Array) => {
-    const form = new FormData();
-    form.append('data', new Blob([new Uint8Array(bytes)]), name);
-    const res = await api('/content/add', { method: 'POST', body: form });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { cid: string; estuaryId: number };
+    const body = await uploadContent(api, name, bytes);
     return { cid: body.cid, id: body.estuaryId, bytes };
   };
   const waitActive = async (id: number, timeoutMs = 90_000) => {
@@ -115,15 +111,7 @@ describe.each(DATABASES)('Case B retrieval and offloading on the devnet (%s)', (
     dropDatabase = database.drop;
     svc = await startTestService({
       databaseUrl: database.databaseUrl,
-      env: {
-        FIRTH_DEVNET: 'on',
-        FIRTH_DEVNET_PROVIDERS: '7',
-        FIRTH_DEVNET_EPOCH_MS: '100',
-        FIRTH_DEVNET_EPHEMERAL: '1',
-        FIRTH_DEAL_MIN_BYTES: String(MiB),
-        FIRTH_AGGREGATE_MAX_WAIT: '1',
-        FIRTH_GATEWAY_TIMEOUT: '2'
-      }
+      env: devnetEnv(7, { FIRTH_AGGREGATE_MAX_WAIT: '1', FIRTH_GATEWAY_TIMEOUT: '2' })
     });
     ({ apiKey } = await registerUser(svc.apiUrl, svc.adminInvite, 'retriever'));
     big = await upload('big.bin', deterministicBytes('retrieval-big', 3 * MiB));

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DealState } from '../../server/db/schema.ts';
 import { deterministicBytes } from '../helpers/bytes.ts';
+import { apiFetch, devnetEnv, lotusCall } from '../helpers/devnet.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 
 const FINAL: DealState[] = ['failed', 'slashed', 'expired'];
@@ -16,11 +17,10 @@ interface Client {
 }
 
 function clientFor(svc: TestService, apiKey: string): Client {
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${svc.apiUrl}/api${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${apiKey}`, ...init.headers }
-    });
+  const api = apiFetch(
+    () => svc.apiUrl,
+    () => apiKey
+  );
   return {
     api,
     async upload(name, bytes) {
@@ -30,16 +30,7 @@ function clientFor(svc: TestService, apiKey: string): Client {
       if (res.status !== 200) throw new Error(`upload ${name}: ${res.status} ${await res.text()}`);
       return (await res.json()) as { cid: string; estuaryId: number };
     },
-    async lotus<T>(method: string, params: unknown[]): Promise<T> {
-      const res = await fetch(svc.node.filecoin.lotusUrl!, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: `Filecoin.${method}`, params })
-      });
-      const body = (await res.json()) as { result?: T; error?: { message: string } };
-      if (body.error != null) throw new Error(body.error.message);
-      return body.result as T;
-    }
+    lotus: <T>(method: string, params: unknown[]) => lotusCall<T>(svc.node.filecoin.lotusUrl!, method, params)
   };
 }
 
@@ -118,14 +109,6 @@ function sampleInFlight(svc: TestService): { stop(): Promise<number> } {
   };
 }
 
-const devnetEnv = {
-  FIRTH_DEVNET: 'on',
-  FIRTH_DEVNET_EPOCH_MS: '100',
-  FIRTH_DEVNET_EPHEMERAL: '1',
-  FIRTH_DEAL_MIN_BYTES: String(1024 * 1024),
-  FIRTH_AGGREGATE_MAX_WAIT: '1'
-};
-
 describe('deal pipeline with faulty providers', () => {
   let svc: TestService;
   let client: Client;
@@ -133,10 +116,9 @@ describe('deal pipeline with faulty providers', () => {
 
   beforeAll(async () => {
     svc = await startTestService({
-      env: {
-        ...devnetEnv,
-        // 4 of the providers misbehave; 6 distinct good ones must remain for a target of 6.
-        FIRTH_DEVNET_PROVIDERS: '10',
+      // 4 of the providers misbehave; 6 distinct good ones must remain for a target of 6.
+      env: devnetEnv(10, {
+        FIRTH_AGGREGATE_MAX_WAIT: '1',
         FIRTH_DEVNET_FAULTS: JSON.stringify({
           sp1: { rejectProposals: 'no room' },
           sp2: { rejectProposals: true },
@@ -145,7 +127,7 @@ describe('deal pipeline with faulty providers', () => {
         }),
         // Unverified deals cost FIL, so market escrow is exercised.
         FIRTH_DEAL_VERIFIED: 'false'
-      }
+      })
     });
     // The first user is the admin (the invite is an admin invite).
     ({ apiKey: adminKey } = await registerUser(svc.apiUrl, svc.adminInvite, 'operator'));
@@ -353,11 +335,10 @@ describe('many small uploads', () => {
 
   beforeAll(async () => {
     svc = await startTestService({
-      env: {
-        ...devnetEnv,
-        FIRTH_DEVNET_PROVIDERS: '8',
+      env: devnetEnv(8, {
+        FIRTH_AGGREGATE_MAX_WAIT: '1',
         FIRTH_AGGREGATE_TARGET_BYTES: String(4 * 1024 * 1024)
-      }
+      })
     });
     const { apiKey } = await registerUser(svc.apiUrl, svc.adminInvite, 'many');
     client = clientFor(svc, apiKey);

@@ -2,6 +2,7 @@
 // CAR that providers download, check against its CommP and index, and each reaches 6 active deals.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deterministicBytes } from '../helpers/bytes.ts';
+import { apiFetch, devnetEnv, uploadContent } from '../helpers/devnet.ts';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 
 interface StatusBody {
@@ -27,33 +28,25 @@ const MiB = 1024 * 1024;
 describe('sharded content on the devnet', () => {
   let svc: TestService;
   let apiKey: string;
-  const api = (path: string, init: RequestInit = {}) =>
-    fetch(`${svc.apiUrl}/api${path}`, {
-      ...init,
-      headers: { authorization: `Bearer ${apiKey}`, ...init.headers }
-    });
+  const api = apiFetch(
+    () => svc.apiUrl,
+    () => apiKey
+  );
 
   beforeAll(async () => {
     svc = await startTestService({
-      env: {
-        FIRTH_DEVNET: 'on',
-        FIRTH_DEVNET_PROVIDERS: '7',
-        FIRTH_DEVNET_EPOCH_MS: '100',
-        FIRTH_DEVNET_EPHEMERAL: '1',
-        FIRTH_DEAL_MIN_BYTES: String(MiB),
-        FIRTH_MAX_PIECE_PAYLOAD_BYTES: String(3 * MiB)
-      }
+      env: devnetEnv(7, { FIRTH_MAX_PIECE_PAYLOAD_BYTES: String(3 * MiB) })
     });
     ({ apiKey } = await registerUser(svc.apiUrl, svc.adminInvite, 'sharder'));
   }, 120_000);
   afterAll(() => svc?.stop());
 
   it('splits a 7 MiB upload into shards that each reach 6 active deals', async () => {
-    const form = new FormData();
-    form.append('data', new Blob([new Uint8Array(deterministicBytes('shards-devnet', 7 * MiB))]), 'big.bin');
-    const added = await api('/content/add', { method: 'POST', body: form });
-    expect(added.status).toBe(200);
-    const { cid, estuaryId } = (await added.json()) as { cid: string; estuaryId: number };
+    const { cid, estuaryId } = await uploadContent(
+      api,
+      'big.bin',
+      deterministicBytes('shards-devnet', 7 * MiB)
+    );
 
     const deadline = Date.now() + 240_000;
     let status: StatusBody | undefined;
