@@ -4,30 +4,10 @@
 // (exploration) so one lucky early provider doesn't take everything.
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../server/db/schema.ts';
+import type { ProviderFigures } from '../../src/lib/stats-shapes.ts';
 
-export interface ProviderRecord {
+export interface ProviderRecord extends ProviderFigures {
   actorId: number;
-  proposed: number;
-  /** Proposals the provider accepted. */
-  accepted: number;
-  rejected: number;
-  /** Deals that reached the chain (published, whether or not active since). */
-  published: number;
-  active: number;
-  failed: number;
-  slashed: number;
-  /** Average ms from proposal to publication, when any were published. */
-  msToPublish: number | null;
-  /** Average ms from proposal to activation, when any were activated. */
-  msToActive: number | null;
-  /**
-   * Bytes per second the provider pulled deal data at: accepted → transferred, or → published when
-   * the transfer finished between two polls (then a lower bound). Null when nothing was transferred.
-   */
-  transferBytesPerSec: number | null;
-  /** Retrievals from this provider that succeeded / failed (the retrievals table, when present). */
-  retrievalOk: number;
-  retrievalFailed: number;
 }
 
 export interface ScoredProvider extends ProviderRecord {

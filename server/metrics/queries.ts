@@ -5,7 +5,14 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { CHANNELS, INBOUND, type Channel } from './bandwidth.ts';
-import type { ChannelUsage, DealSeriesKey, Series, Usage } from '../../src/lib/stats-shapes.ts';
+import type {
+  BreakdownBy,
+  BreakdownRow,
+  ChannelUsage,
+  DealSeriesKey,
+  Series,
+  Usage
+} from '../../src/lib/stats-shapes.ts';
 import { DAY_MS, type TimeRange } from './range.ts';
 import {
   emptyRecord,
@@ -15,15 +22,7 @@ import {
   type ProviderRecord
 } from '../../filecoin/providers/scoring.ts';
 
-export type BreakdownBy = 'channel' | 'user' | 'content' | 'peer';
-
-export interface BreakdownRow {
-  key: string;
-  label: string;
-  bytesIn: number;
-  bytesOut: number;
-  events: number;
-}
+export type { BreakdownBy } from '../../src/lib/stats-shapes.ts';
 
 export interface ProviderEvent {
   id: number;

@@ -1,8 +1,16 @@
 import { createJsonRequest, type JsonClientInit } from './json-request';
-import { CHANNELS, type Channel, type DealSeriesKey, type Series, type Usage } from '../stats-shapes';
+import {
+  CHANNELS,
+  type BreakdownRow,
+  type Channel,
+  type DealSeriesKey,
+  type ProviderFigures,
+  type Series,
+  type Usage
+} from '../stats-shapes';
 
 export { CHANNELS };
-export type { Channel, DealSeriesKey, Series, Usage };
+export type { BreakdownRow, Channel, DealSeriesKey, Series, Usage };
 
 export const CHANNEL_LABELS: Record<Channel, string> = {
   'http-upload': 'HTTP uploads',
@@ -30,22 +38,10 @@ export interface UserStats {
   bandwidth?: Usage;
 }
 
-export interface ProviderRow {
+export interface ProviderRow extends ProviderFigures {
   addr: string;
   suspended: boolean;
   score: number;
-  proposed: number;
-  accepted: number;
-  rejected: number;
-  published: number;
-  active: number;
-  failed: number;
-  slashed: number;
-  msToPublish: number | null;
-  msToActive: number | null;
-  transferBytesPerSec: number | null;
-  retrievalOk: number;
-  retrievalFailed: number;
   activationsPerDay: number[];
 }
 
@@ -88,14 +84,6 @@ export interface MinerEvent {
   ok: boolean;
   message: string;
   dealId: number | null;
-}
-
-export interface BreakdownRow {
-  key: string;
-  label: string;
-  bytesIn: number;
-  bytesOut: number;
-  events: number;
 }
 
 export interface RangeQuery {
