@@ -94,6 +94,8 @@ export interface ChainCore {
   /** Calls `check` after every epoch until it returns true; rejects on abort or timeout. */
   waitUntil(check: () => boolean, opts: { signal?: AbortSignal; timeoutMs: number }): Promise<void>;
   markDirty(): void;
+  /** Resolves once every change so far is on disk (what the chain acknowledges survives a crash). */
+  durable(): Promise<void>;
   logger: Logger;
 }
 
@@ -162,6 +164,7 @@ export async function createChain(init: ChainInit): Promise<Chain> {
     markDirty() {
       dirty = true;
     },
+    durable: () => (dirty ? flush() : writing),
     logger
   };
   core.mempool = createMempool(core);
@@ -195,8 +198,16 @@ export async function createChain(init: ChainInit): Promise<Chain> {
     if (events.length > 0) changed = true;
     trimHistory(state);
     if (changed) dirty = true;
-    if (dirty || state.head - lastFlushHead >= HEAD_ONLY_FLUSH_EPOCHS) void flush();
-    for (const listener of [...listeners]) listener();
+    const notify = () => {
+      for (const listener of [...listeners]) listener();
+    };
+    // Waiters (StateWaitMsg) hear of an applied message only once it is on disk: a provider that
+    // checkpoints after the wait must never find the chain without it after a crash.
+    if (dirty) void flush().then(notify);
+    else {
+      if (state.head - lastFlushHead >= HEAD_ONLY_FLUSH_EPOCHS) void flush();
+      notify();
+    }
   };
 
   const tick = (): void => {

@@ -457,7 +457,7 @@ const METHODS: Record<string, Handler> = {
     return messageToLotus(message);
   },
 
-  'Filecoin.MpoolPush': (ctx) => {
+  'Filecoin.MpoolPush': async (ctx) => {
     arity(ctx, 1);
     let cid: string;
     try {
@@ -466,6 +466,9 @@ const METHODS: Record<string, Handler> = {
       if (err instanceof PushError) throw err;
       throw paramError(ctx, '*types.SignedMessage', (err as Error).message);
     }
+    // Acknowledged only once persisted, as Lotus keeps its local messages: a pushed message is
+    // never lost to a crash.
+    await ctx.core.durable();
     return { '/': cid };
   },
 
