@@ -8,6 +8,7 @@
 // Any step can fail: the deal goes to Complete with a non-empty error (Boost's "failed" deal).
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { PreparedMessage } from './messages.ts';
 
 export const CHECKPOINTS = [
   'Accepted',
@@ -54,6 +55,8 @@ export interface DealRecord {
   nBytesReceived: number;
   /** File name of the received CAR inside the provider's `incoming/` directory. */
   carFile: string;
+  /** The signed PublishStorageDeals, recorded before it is pushed (a restart resubmits it). */
+  publishMessage?: PreparedMessage;
   publishCid?: string;
   chainDealId?: number;
   sectorNumber?: number;

@@ -3,7 +3,8 @@
 // worker are serialised so nonces never race; waiting is concurrent.
 import { Message } from 'iso-filecoin/message';
 import { sign } from 'iso-filecoin/wallet';
-import type { LotusClient, MsgLookup } from './lotus-client.ts';
+import { CID } from 'multiformats/cid';
+import { LotusRpcError, type LotusClient, type MsgLookup } from './lotus-client.ts';
 import type { WorkerKey } from './identity.ts';
 
 export interface OutgoingMessage {
@@ -13,9 +14,27 @@ export interface OutgoingMessage {
   value?: bigint;
 }
 
+/** A signed message and the CID MpoolPush answers for it (a BLS message's CID is its own). */
+export interface PreparedMessage {
+  cid: string;
+  /** Lotus JSON SignedMessage. */
+  signed: { Message: unknown; Signature: unknown };
+}
+
 export interface MessageSender {
-  /** Pushes the message and returns its CID string. */
-  push(message: OutgoingMessage, options?: { signal?: AbortSignal }): Promise<string>;
+  /**
+   * Pushes the message and returns its CID string. `beforePush` sees the signed message first, so a
+   * caller can record it and, after a crash, `resubmit` it instead of sending a second one.
+   */
+  push(
+    message: OutgoingMessage,
+    options?: { signal?: AbortSignal; beforePush?: (prepared: PreparedMessage) => Promise<void> }
+  ): Promise<string>;
+  /**
+   * Makes sure a recorded message reached the chain's pool: nothing if the node knows it already,
+   * else pushed again. Throws MessageLostError when it was lost and its nonce has since been used.
+   */
+  resubmit(prepared: PreparedMessage, options?: { signal?: AbortSignal }): Promise<void>;
   /** Waits until the message is on chain; throws when the receipt's exit code isn't 0. */
   wait(cid: string, options?: { signal?: AbortSignal }): Promise<MsgLookup>;
   /** push + wait. */
@@ -30,10 +49,19 @@ export class MessageFailedError extends Error {
   }
 }
 
+/** A recorded message never reached the chain and cannot now (its nonce was used): send anew. */
+export class MessageLostError extends Error {
+  override name = 'MessageLostError';
+}
+
 export function createMessageSender(lotus: LotusClient, key: WorkerKey): MessageSender {
   let queue: Promise<unknown> = Promise.resolve();
 
-  async function pushNow(message: OutgoingMessage, signal?: AbortSignal): Promise<string> {
+  async function pushNow(
+    message: OutgoingMessage,
+    signal?: AbortSignal,
+    beforePush?: (prepared: PreparedMessage) => Promise<void>
+  ): Promise<string> {
     const nonce = await lotus.call<number>('MpoolGetNonce', [key.address], { signal });
     const draft = new Message({
       to: message.to,
@@ -59,17 +87,44 @@ export function createMessageSender(lotus: LotusClient, key: WorkerKey): Message
       gasPremium: estimated.GasPremium
     });
     const signature = sign(key.privateKey, 'BLS', final.cidBytes());
-    const cid = await lotus.call<{ '/': string }>(
-      'MpoolPush',
-      [{ Message: final.toLotus(), Signature: signature.toLotus() }],
-      { signal }
-    );
+    const prepared: PreparedMessage = {
+      cid: CID.decode(final.cidBytes()).toString(),
+      signed: { Message: final.toLotus(), Signature: signature.toLotus() }
+    };
+    await beforePush?.(prepared);
+    const cid = await lotus.call<{ '/': string }>('MpoolPush', [prepared.signed], { signal });
+    // What was recorded must name what the node holds, or a resubmit would not recognise it.
+    if (cid['/'] !== prepared.cid)
+      throw new Error(`MpoolPush answered ${cid['/']} for a BLS message whose CID is ${prepared.cid}`);
     return cid['/'];
+  }
+
+  async function resubmitNow(prepared: PreparedMessage, signal?: AbortSignal): Promise<void> {
+    const known = await lotus
+      .call('ChainGetMessage', [{ '/': prepared.cid }], { signal })
+      .then(() => true)
+      .catch((err: unknown) => {
+        if (err instanceof LotusRpcError) return false;
+        throw err;
+      });
+    if (known) return;
+    try {
+      await lotus.call('MpoolPush', [prepared.signed], { signal });
+    } catch (err) {
+      if (err instanceof LotusRpcError && /nonce too low|replace by fee/i.test(err.message))
+        throw new MessageLostError(`message ${prepared.cid} was lost and its nonce reused`);
+      throw err;
+    }
   }
 
   const sender: MessageSender = {
     push(message, options = {}) {
-      const result = queue.then(() => pushNow(message, options.signal));
+      const result = queue.then(() => pushNow(message, options.signal, options.beforePush));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+    resubmit(prepared, options = {}) {
+      const result = queue.then(() => resubmitNow(prepared, options.signal));
       queue = result.catch(() => undefined);
       return result;
     },

@@ -16,7 +16,7 @@ import { commPOfFile } from './commp.ts';
 import type { DealRecord, DealStore } from './deal-store.ts';
 import { announce, removeAnnouncement } from './ipni-announce.ts';
 import type { LotusClient } from './lotus-client.ts';
-import type { MessageSender } from './messages.ts';
+import { MessageLostError, type MessageSender } from './messages.ts';
 import { httpTransfer } from './transfer.ts';
 import type { ProviderFaults } from './index.ts';
 
@@ -117,10 +117,29 @@ async function step(ctx: PipelineContext, deal: DealRecord, log: Logger): Promis
     }
     case 'Transferred': {
       await ensureCollateral(ctx, deal);
+      // Killed after recording the message: make sure that one reaches the chain rather than
+      // publishing the same proposal twice.
+      if (deal.publishMessage != null) {
+        try {
+          await ctx.sender.resubmit(deal.publishMessage, { signal });
+          await store.update(deal.uuid, {
+            checkpoint: 'Published',
+            publishCid: deal.publishMessage.cid,
+            sealingStatus: ''
+          });
+          return false;
+        } catch (err) {
+          if (!(err instanceof MessageLostError)) throw err;
+          log.warn({ err }, 'recorded publish message was lost: publishing anew');
+        }
+      }
       const tuple = dagCbor.decode(Buffer.from(deal.clientDealProposal, 'base64'));
       const publishCid = await ctx.sender.push(
         { to: MARKET_ACTOR, method: MarketMethod.PublishStorageDeals, params: dagCbor.encode([[tuple]]) },
-        { signal }
+        {
+          signal,
+          beforePush: (publishMessage) => store.update(deal.uuid, { publishMessage }).then(() => undefined)
+        }
       );
       log.info({ publishCid }, 'published');
       await store.update(deal.uuid, { checkpoint: 'Published', publishCid, sealingStatus: '' });
