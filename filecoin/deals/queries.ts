@@ -37,6 +37,7 @@ export interface DealRecord {
   createdAt: number;
   updatedAt: number;
   acceptedAt: number | null;
+  transferStartedAt: number | null;
   transferredAt: number | null;
   publishedAt: number | null;
   activatedAt: number | null;
@@ -216,6 +217,7 @@ export function createDealQueries(db: Kysely<Database>) {
     'deals.created_at',
     'deals.updated_at',
     'deals.accepted_at',
+    'deals.transfer_started_at',
     'deals.transferred_at',
     'deals.published_at',
     'deals.activated_at',
@@ -247,6 +249,7 @@ export function createDealQueries(db: Kysely<Database>) {
     created_at: number;
     updated_at: number;
     accepted_at: number | null;
+    transfer_started_at: number | null;
     transferred_at: number | null;
     published_at: number | null;
     activated_at: number | null;
@@ -279,6 +282,7 @@ export function createDealQueries(db: Kysely<Database>) {
       createdAt: num(r.created_at),
       updatedAt: num(r.updated_at),
       acceptedAt: numOrNull(r.accepted_at),
+      transferStartedAt: numOrNull(r.transfer_started_at),
       transferredAt: numOrNull(r.transferred_at),
       publishedAt: numOrNull(r.published_at),
       activatedAt: numOrNull(r.activated_at),

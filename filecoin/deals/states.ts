@@ -1,6 +1,6 @@
 // The deal state machine. Every change of `deals.state` goes through `canMove`, so a deal never
 // jumps backwards or leaves a final state.
-import type { DealState } from '../../server/db/schema.ts';
+import type { DealsTable, DealState } from '../../server/db/schema.ts';
 
 export const IN_FLIGHT: readonly DealState[] = [
   'proposing',
@@ -24,6 +24,32 @@ const ORDER: Record<DealState, number> = {
   slashed: 9,
   expired: 9
 };
+
+/** A live step: the state, the column holding when the deal reached it, and the event recorded then. */
+export interface LiveStep {
+  state: DealState;
+  column: keyof DealsTable & `${string}_at`;
+  kind: string;
+  phase: string;
+}
+
+/** The steps of a deal that goes well, in order: each is reached once and gets a time and an event. */
+export const LIVE_STEPS: readonly LiveStep[] = [
+  { state: 'accepted', column: 'accepted_at', kind: 'accepted', phase: 'propose' },
+  { state: 'transferring', column: 'transfer_started_at', kind: 'transfer-started', phase: 'transfer' },
+  { state: 'transferred', column: 'transferred_at', kind: 'transferred', phase: 'transfer' },
+  { state: 'published', column: 'published_at', kind: 'published', phase: 'publish' },
+  { state: 'active', column: 'activated_at', kind: 'activated', phase: 'seal' }
+];
+
+/**
+ * The live steps a move from `from` to `to` passes, in order, `to` included: a poll can see a deal
+ * jump several states at once (accepted straight to published), and each step in between happened.
+ */
+export function stepsPassed(from: DealState, to: DealState): LiveStep[] {
+  if (FINAL.includes(to) || !canMove(from, to)) return [];
+  return LIVE_STEPS.filter((s) => ORDER[s.state] > ORDER[from] && ORDER[s.state] <= ORDER[to]);
+}
 
 export function canMove(from: DealState, to: DealState): boolean {
   if (FINAL.includes(from)) return false;

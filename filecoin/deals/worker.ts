@@ -9,7 +9,7 @@ import type { Database, Deal, DealState } from '../../server/db/schema.ts';
 import type { Leases } from '../store/leases.ts';
 import { hashTransferToken } from './deal-data.ts';
 import type { DealNetwork, ProposalTerms } from './network.ts';
-import { canMove, stateForCheckpoint, WORKED } from './states.ts';
+import { canMove, LIVE_STEPS, stateForCheckpoint, stepsPassed, WORKED } from './states.ts';
 
 export interface DealPolicy {
   /** Deal length in epochs. @default 1_555_200 (540 days) */
@@ -170,12 +170,7 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
         pokePiece: true
       };
     }
-    return {
-      state: 'accepted',
-      set: { accepted_at: Date.now(), message: '' },
-      event: { kind: 'accepted', ok: true, phase: 'propose' },
-      nextInMs: Math.min(policy.pollMs, 2000)
-    };
+    return { state: 'accepted', set: { message: '' }, nextInMs: Math.min(policy.pollMs, 2000) };
   }
 
   function fromStatus(deal: Deal, status: Awaited<ReturnType<DealNetwork['status']>>): Step {
@@ -277,30 +272,22 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
             ...step.set,
             chain_deal_id: dealId,
             sector_start_epoch: onChain.sectorStartEpoch,
-            activated_at: Date.now(),
             message: ''
           },
-          event: { kind: 'activated', ok: true, phase: 'seal' },
           nextInMs: policy.activeCheckMs,
           pokePiece: true
         };
       }
+      // On chain is published, whatever earlier checkpoint the provider reports.
       step = {
         ...step,
-        state: step.state === undefined || step.state === 'published' ? 'published' : step.state
+        state: step.state === 'slashed' ? step.state : 'published',
+        set: { ...step.set, chain_deal_id: dealId }
       };
-      if (deal.published_at == null) {
-        step.set = { ...step.set, chain_deal_id: dealId, published_at: Date.now() };
-        step.event = { kind: 'published', ok: true, phase: 'publish' };
-      }
     }
     // Boost's rule: not active by the start epoch means it never will be.
     if (deal.start_epoch != null && head > deal.start_epoch) {
       return failed('activation', `not activated by start epoch ${deal.start_epoch} (head ${head})`);
-    }
-    if (step.state === 'transferred' && deal.transferred_at == null) {
-      step.set = { ...step.set, transferred_at: Date.now() };
-      step.event = { kind: 'transferred', ok: true, phase: 'transfer' };
     }
     return step;
   }
@@ -364,11 +351,38 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
       result.state != null && result.state !== deal.state && canMove(deal.state, result.state)
         ? result.state
         : undefined;
+    // Every live step the move passes gets its time (once) and its event, even when a poll saw the
+    // deal jump several states at once; a step's time is never later than a later step's.
+    const passed = to == null ? [] : stepsPassed(deal.state, to);
+    const set: Partial<Omit<Deal, 'id'>> = { ...result.set };
+    let bound = now;
+    for (const s of passed.toReversed()) {
+      const known = set[s.column] ?? deal[s.column];
+      if (known != null) bound = Math.min(bound, known);
+      else set[s.column] = bound;
+    }
+    const events = passed.map((s) => ({
+      kind: s.kind,
+      ok: true,
+      phase: s.phase,
+      message: '',
+      at: set[s.column] ?? deal[s.column] ?? now
+    }));
+    const stepKinds = new Set(LIVE_STEPS.map((s) => s.kind));
+    if (result.event != null && to != null && !stepKinds.has(result.event.kind)) {
+      events.push({
+        kind: result.event.kind,
+        ok: result.event.ok,
+        phase: result.event.phase ?? '',
+        message: result.event.message ?? '',
+        at: now
+      });
+    }
     await db.transaction().execute(async (tx) => {
       const updated = await tx
         .updateTable('deals')
         .set({
-          ...result.set,
+          ...set,
           ...(to != null ? { state: to } : {}),
           next_run_at: now + result.nextInMs,
           lease_owner: null,
@@ -379,21 +393,20 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
         .where('lease_owner', '=', leases.owner)
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) return; // lost the lease: someone else owns it now
-      if (
-        result.event != null &&
-        (to != null || result.event.kind === 'published' || result.event.kind === 'transferred')
-      ) {
+      if (events.length > 0) {
         await tx
           .insertInto('deal_events')
-          .values({
-            deal_id: deal.id,
-            provider_actor: deal.provider_actor,
-            kind: result.event.kind,
-            ok: result.event.ok ? 1 : 0,
-            phase: result.event.phase ?? '',
-            message: result.event.message ?? '',
-            at: now
-          })
+          .values(
+            events.map((e) => ({
+              deal_id: deal.id,
+              provider_actor: deal.provider_actor,
+              kind: e.kind,
+              ok: e.ok ? 1 : 0,
+              phase: e.phase,
+              message: e.message,
+              at: e.at
+            }))
+          )
           .execute();
       }
       if (result.pokePiece) {

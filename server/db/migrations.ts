@@ -319,6 +319,23 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .column('block')
           .execute();
       }
+    },
+    '0008_deal_timeline': {
+      async up(db) {
+        // When the provider started pulling the deal's data: the timeline's "transferring" step.
+        await db.schema.alterTable('deals').addColumn('transfer_started_at', 'bigint').execute();
+        // Deals recorded before every step got a time: a step the worker jumped over took place no
+        // later than the next step it saw, so that next step's time is the best one known.
+        await sql`update deals set published_at = activated_at
+          where published_at is null and activated_at is not null`.execute(db);
+        await sql`update deals set transferred_at = coalesce(published_at, activated_at)
+          where transferred_at is null and coalesce(published_at, activated_at) is not null`.execute(db);
+        await sql`update deals set transfer_started_at = coalesce(accepted_at, transferred_at)
+          where transfer_started_at is null
+            and (transferred_at is not null or state = 'transferring')`.execute(db);
+        await sql`update deals set accepted_at = transfer_started_at
+          where accepted_at is null and transfer_started_at is not null`.execute(db);
+      }
     }
   };
 }

@@ -242,6 +242,8 @@ export interface DealsTable extends LeasedRow {
   transfer_size: number;
   bytes_received: number;
   accepted_at: number | null;
+  /** When the transfer started (the provider pulling the data); null until seen. */
+  transfer_started_at: number | null;
   transferred_at: number | null;
   published_at: number | null;
   activated_at: number | null;

@@ -34,18 +34,28 @@ function idParam(text: string, what: string): number {
   return id;
 }
 
-/** The steps a deal goes through, in order, with when it reached each (null: reached, time unknown). */
+/**
+ * The steps a deal went through, in order, each with when it reached it. The deal worker gives every
+ * step it passes a time, so `at` is null only for a deal recorded before it did (reached, time unknown).
+ */
 export function dealTimeline(d: DealRecord): Array<{ step: string; at: string | null }> {
   const steps: Array<{ step: string; at: string | null }> = [{ step: 'proposed', at: iso(d.createdAt) }];
   const order = ['proposing', 'accepted', 'transferring', 'transferred', 'published', 'active'];
-  const reached = (state: string, at: number | null) =>
-    at != null || order.indexOf(d.state) >= order.indexOf(state);
-  if (reached('accepted', d.acceptedAt)) steps.push({ step: 'accepted', at: iso(d.acceptedAt) });
-  if (reached('transferring', null) || d.transferredAt != null)
-    steps.push({ step: 'transferring', at: null });
-  if (reached('transferred', d.transferredAt)) steps.push({ step: 'transferred', at: iso(d.transferredAt) });
-  if (reached('published', d.publishedAt)) steps.push({ step: 'published', at: iso(d.publishedAt) });
-  if (reached('active', d.activatedAt)) steps.push({ step: 'active', at: iso(d.activatedAt) });
+  const times: Array<[string, number | null]> = [
+    ['accepted', d.acceptedAt],
+    ['transferring', d.transferStartedAt],
+    ['transferred', d.transferredAt],
+    ['published', d.publishedAt],
+    ['active', d.activatedAt]
+  ];
+  // A step is reached when it has a time, when the deal is at or past it, or when a later one is.
+  const last = Math.max(
+    order.indexOf(d.state),
+    ...times.map(([step, at]) => (at != null ? order.indexOf(step) : -1))
+  );
+  for (const [step, at] of times) {
+    if (order.indexOf(step) <= last) steps.push({ step, at: iso(at) });
+  }
   if (d.state === 'failed' || d.state === 'slashed' || d.state === 'expired')
     steps.push({ step: d.state, at: iso(d.endedAt ?? d.updatedAt) });
   return steps;
@@ -68,7 +78,7 @@ export function dealJson(d: DealRecord, prefix: 'f' | 't', content: number | nul
     verified: d.verified,
     slashed: d.state === 'slashed',
     failedAt: ended ? iso(d.endedAt ?? d.updatedAt) : null,
-    transferStarted: iso(d.acceptedAt),
+    transferStarted: iso(d.transferStartedAt),
     transferFinished: iso(d.transferredAt),
     onChainAt: iso(d.publishedAt),
     sealedAt: iso(d.activatedAt),
@@ -89,7 +99,13 @@ export function dealJson(d: DealRecord, prefix: 'f' | 't', content: number | nul
 }
 
 function transferJson(d: DealRecord) {
-  if (d.acceptedAt == null && d.state !== 'transferring' && d.state !== 'accepted') return null;
+  if (
+    d.acceptedAt == null &&
+    d.transferStartedAt == null &&
+    d.state !== 'transferring' &&
+    d.state !== 'accepted'
+  )
+    return null;
   const statusMessage =
     d.transferredAt != null
       ? 'Completed'
