@@ -10,7 +10,9 @@ import { buildProposal, createBoostClient, signProposal, type BoostClient } from
 import type { DealNetwork, ProviderStatus } from './deals/network.ts';
 import { createEscrow, type Escrow } from './chain/escrow.ts';
 import { createMessageSender, type MessageSender } from './chain/messages.ts';
+import { InvalidInputError, NotFoundError, UnavailableError } from '../server/errors.ts';
 import { createLotusClient, type LotusClient } from './lotus/client.ts';
+import { LotusError } from './lotus/errors.ts';
 import { networkOf, openWallet, type Wallet, type WalletNetwork } from './wallet/index.ts';
 
 export interface FilecoinClient {
@@ -108,8 +110,30 @@ export function createDealNetwork(
     dataCap: () => lotus.stateVerifiedClientStatus(wallet.address),
     ensureEscrow: (amount, committed) => escrow.ensureAvailable(amount, { committed }),
     async providerInfo(provider) {
-      const info = await lotus.stateMinerInfo(actor(provider));
-      if (info.peerId == null) throw new Error(`provider ${actor(provider)} has no peer ID on chain`);
+      let info: Awaited<ReturnType<LotusClient['stateMinerInfo']>>;
+      try {
+        info = await lotus.stateMinerInfo(actor(provider));
+      } catch (err) {
+        const message = (err as Error).message;
+        // Lotus: "resolution lookup failed (…): actor not found", "actor code is not miner".
+        if (err instanceof LotusError && /not found|not miner|not a miner/i.test(message)) {
+          throw new NotFoundError(
+            'ERR_MINER_NOT_ON_CHAIN',
+            `${actor(provider)} is not a storage provider on chain (${message})`
+          );
+        }
+        throw new UnavailableError(
+          'ERR_CHAIN_UNAVAILABLE',
+          `could not look ${actor(provider)} up on chain: ${message}`,
+          { cause: err }
+        );
+      }
+      if (info.peerId == null) {
+        throw new InvalidInputError(
+          'ERR_MINER_NO_PEER_ID',
+          `${actor(provider)} has no peer ID on chain, so it cannot take deals`
+        );
+      }
       return { peerId: info.peerId, multiaddrs: info.multiaddrs };
     },
     async ask(provider) {

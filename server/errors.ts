@@ -30,6 +30,10 @@ export class NotFoundError extends FirthError {
 export class ConflictError extends FirthError {
   override name = 'ConflictError';
 }
+/** A service this needs (the chain, a provider) could not be reached or asked (503). */
+export class UnavailableError extends FirthError {
+  override name = 'UnavailableError';
+}
 /** Body larger than allowed (413). */
 export class TooLargeError extends FirthError {
   override name = 'TooLargeError';

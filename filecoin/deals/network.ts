@@ -59,7 +59,12 @@ export interface DealNetwork {
    * what our proposed, not yet published deals will lock.
    */
   ensureEscrow(amount: bigint, committed?: bigint): Promise<void>;
-  /** Peer ID and addresses from the chain, plus the current ask. */
+  /**
+   * Peer ID and addresses from the chain (StateMinerInfo). Throws NotFoundError
+   * (ERR_MINER_NOT_ON_CHAIN) when the chain has no such storage provider, InvalidInputError
+   * (ERR_MINER_NO_PEER_ID) when it has one that cannot take deals, UnavailableError when the chain
+   * cannot be asked.
+   */
   providerInfo(provider: number): Promise<{ peerId: string; multiaddrs: string[] }>;
   ask(provider: number): Promise<ProviderAsk>;
   sign(terms: ProposalTerms): Promise<SignedProposal>;

@@ -85,12 +85,15 @@ export function createProviderRegistry(init: {
         if (source === 'devnet') return get(actorId);
         throw new ConflictError('ERR_MINER_EXISTS', `provider f0${actorId} is already in the list`);
       }
+      // Only a storage provider the chain knows is listed: this throws (404, 400 or 503) otherwise,
+      // before anything is written.
+      const info = await init.network.providerInfo(actorId);
       await db
         .insertInto('providers')
         .values({
           actor_id: actorId,
-          peer_id: '',
-          multiaddrs: '[]',
+          peer_id: info.peerId,
+          multiaddrs: JSON.stringify(info.multiaddrs),
           state: 'active',
           suspend_reason: '',
           source,

@@ -10,7 +10,8 @@ const STATUS_BY_NAME: Record<string, number> = {
   NotFoundError: 404,
   ConflictError: 409,
   TooLargeError: 413,
-  UnsupportedMediaTypeError: 415
+  UnsupportedMediaTypeError: 415,
+  UnavailableError: 503
 };
 
 /** Reasons for errors Fastify and its plugins raise before our handlers run. */
