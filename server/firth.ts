@@ -182,7 +182,13 @@ export async function startFirth(
   const registry =
     dealNetwork == null
       ? undefined
-      : createProviderRegistry({ db, network: dealNetwork, log: log.child({ module: 'providers' }) });
+      : createProviderRegistry({
+          db,
+          network: dealNetwork,
+          log: log.child({ module: 'providers' }),
+          // The bandwidth meter tells providers' bitswap traffic from users' by their peer IDs.
+          onChange: () => tracking.providersChanged()
+        });
   const deals =
     dealNetwork == null || registry == null
       ? undefined
@@ -216,7 +222,17 @@ export async function startFirth(
           );
           await peer.libp2p.dial(targets, { signal });
         },
-        get: (cid, signal) => toBuffer(peer.blockstore.get(cid, { signal }))
+        async get(cid, signal, contentId) {
+          // Its bytes are this content's retrieval traffic (counted by the bitswap meter). The want
+          // went to every connected peer: copies other providers were already sending still count
+          // for this content, so the claim outlives the first copy a little.
+          const release = tracking.meter.claim(cid, { contentId, userId: 0 });
+          try {
+            return await toBuffer(peer.blockstore.get(cid, { signal }));
+          } finally {
+            setTimeout(release, 10_000).unref();
+          }
+        }
       },
       onBlock: bitswapNotifier(peer),
       onResult: (attempt) => tracking.retrieved(attempt),

@@ -23,8 +23,11 @@ export function createProviderRegistry(init: {
   db: Kysely<Database>;
   network: Pick<DealNetwork, 'providerInfo' | 'ask'>;
   log: { warn(obj: object, msg: string): void };
+  /** Called after the list or a provider's peer ID may have changed. */
+  onChange?: () => void;
 }): ProviderRegistry {
   const { db } = init;
+  const changed = () => init.onChange?.();
 
   async function get(actorId: number): Promise<Provider> {
     const row = await db
@@ -60,6 +63,7 @@ export function createProviderRegistry(init: {
         })
         .where('actor_id', '=', actorId)
         .execute();
+      changed();
     } catch (err) {
       const message = (err as Error).message;
       init.log.warn({ provider: actorId, err: message }, 'provider refresh failed');
@@ -105,12 +109,14 @@ export function createProviderRegistry(init: {
         })
         .onConflict((oc) => oc.column('actor_id').doNothing())
         .execute();
+      changed();
       await refreshOne(actorId);
       return get(actorId);
     },
     async remove(actorId) {
       await get(actorId);
       await db.deleteFrom('providers').where('actor_id', '=', actorId).execute();
+      changed();
     },
     async suspend(actorId, reason) {
       await get(actorId);

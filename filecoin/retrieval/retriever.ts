@@ -47,8 +47,11 @@ export interface RetrieverInit extends CandidateInit {
 export interface BitswapFetcher {
   /** Connects to the provider (its addresses, with or without /p2p/). */
   connect(peerId: string | undefined, multiaddrs: string[], signal: AbortSignal): Promise<void>;
-  /** One block, from a connected peer; already verified and stored when it resolves. */
-  get(cid: CID, signal: AbortSignal): Promise<Uint8Array>;
+  /**
+   * One block, from a connected peer, for content `contentId` (whose bandwidth it is); already
+   * verified and stored when it resolves.
+   */
+  get(cid: CID, signal: AbortSignal, contentId: number): Promise<Uint8Array>;
 }
 
 export interface RetrievalResult {
@@ -218,7 +221,7 @@ export function createRetriever(init: RetrieverInit): Retriever {
           const cid = queue.shift()!;
           active++;
           fetcher
-            .get(cid, signal)
+            .get(cid, signal, s.content.id)
             .then((block) => {
               poke();
               firstBlockAt ??= performance.now();

@@ -18,7 +18,11 @@ export interface Tracking {
   queries: StatsQueries;
   /** 'f' or 't': how provider addresses are written in peer columns and responses. */
   addressPrefix: 'f' | 't';
-  /** Meters bitswap in (per peer, and per content for blocks a pin claimed) and out (per peer). */
+  /**
+   * Meters bitswap in (per peer, and per content for blocks a pin or a retrieval claimed) and out
+   * (per peer). Blocks from a storage provider's peer are retrieval traffic (channel retrieval-in,
+   * under the provider's address), not a user's bitswap-in.
+   */
   attachPeer(peer: FirthPeer): boolean;
   /** The deal-data source with every byte a provider pulls counted (channel deal-transfer-out). */
   meterDealData(source: DealDataSource): DealDataSource;
@@ -33,6 +37,8 @@ export interface Tracking {
     bytes: number;
     ok: boolean;
   }): void;
+  /** The provider list changed: read storage providers' peer IDs again. */
+  providersChanged(): void;
   /** Gateway hook: body bytes served for a root CID. */
   gatewayServed(root: CID, bytes: number, request: { status: number }): void;
   start(): void;
@@ -47,6 +53,9 @@ export interface TrackingInit {
   addressPrefix?: 'f' | 't';
 }
 
+/** How long the provider peer list is trusted before it is read again. */
+const PROVIDER_PEERS_TTL_MS = 30_000;
+
 export function createTracking(init: TrackingInit): Tracking {
   const metrics = createServiceMetrics({ db: init.db });
   const meter = createBandwidthMeter({
@@ -57,6 +66,37 @@ export function createTracking(init: TrackingInit): Tracking {
     onSample: (s) => metrics.onBandwidth(s)
   });
   const prefix = init.addressPrefix ?? 'f';
+
+  // Storage providers' libp2p peer IDs → their addresses, from the provider list, refreshed in the
+  // background (the bitswap hook is synchronous and runs for every block).
+  let providerPeers = new Map<string, string>();
+  let providersLoadedAt = 0;
+  let loadingProviders: Promise<void> | undefined;
+  let reloadAfter = false;
+  const loadProviderPeers = (): Promise<void> =>
+    (loadingProviders ??= init.db
+      .selectFrom('providers')
+      .select(['actor_id', 'peer_id'])
+      .where('peer_id', '!=', '')
+      .execute()
+      .then((rows) => {
+        providerPeers = new Map(rows.map((r) => [r.peer_id, `${prefix}0${Number(r.actor_id)}`]));
+        providersLoadedAt = Date.now();
+      })
+      .catch((err: unknown) => init.log?.warn({ err }, 'loading provider peers for metering failed'))
+      .finally(() => {
+        loadingProviders = undefined;
+        // A change seen while reading: read once more so it is not missed.
+        if (reloadAfter) {
+          reloadAfter = false;
+          void loadProviderPeers();
+        }
+      }));
+  const providerOf = (peerId: string): string | undefined => {
+    if (Date.now() - providersLoadedAt > PROVIDER_PEERS_TTL_MS) void loadProviderPeers();
+    return providerPeers.get(peerId);
+  };
+
   return {
     meter,
     metrics,
@@ -67,12 +107,13 @@ export function createTracking(init: TrackingInit): Tracking {
         received(from, cid, bytes) {
           metrics.bitswapBlock('in', 1);
           const owner = meter.ownerOf(cid);
+          const provider = providerOf(from);
           meter.record({
-            channel: 'bitswap-in',
+            channel: provider == null ? 'bitswap-in' : 'retrieval-in',
             bytes,
-            peer: from,
+            peer: provider ?? from,
             contentId: owner?.contentId,
-            userId: owner?.userId
+            userId: owner?.userId || undefined
           });
         },
         sent(to, bytes, blocks) {
@@ -123,7 +164,8 @@ export function createTracking(init: TrackingInit): Tracking {
       metrics.retrieval(result.transport, result.ok ? 'ok' : 'failed');
       meter.record({
         channel: 'retrieval-in',
-        bytes: result.bytes,
+        // Bitswap blocks were counted one by one as they arrived (attachPeer): only the attempt here.
+        bytes: result.transport === 'bitswap' ? 0 : result.bytes,
         contentId: result.contentId,
         peer: result.provider || undefined
       });
@@ -132,7 +174,14 @@ export function createTracking(init: TrackingInit): Tracking {
       metrics.gatewayResponse(request.status, bytes);
       meter.record({ channel: 'gateway-out', bytes, cid: root });
     },
-    start: () => meter.start(),
+    providersChanged() {
+      if (loadingProviders != null) reloadAfter = true;
+      else void loadProviderPeers();
+    },
+    start() {
+      void loadProviderPeers();
+      meter.start();
+    },
     stop: () => meter.stop()
   };
 }
