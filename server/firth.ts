@@ -198,6 +198,10 @@ export async function startFirth(
           network: dealNetwork,
           addressPrefix: filecoinClient!.wallet.address.startsWith('f') ? 'f' : 't',
           config: loadDealApiConfig(process.env),
+          minDealBytes:
+            filecoin.kind === 'none'
+              ? undefined
+              : resolveDealSettings(config.deals, filecoin.kind, '').minDealBytes,
           log: log.child({ module: 'deals-api' })
         });
 

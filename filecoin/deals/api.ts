@@ -32,6 +32,33 @@ export interface DealsApi {
   metrics(days: number): Promise<DealsOnChainMetrics>;
   /** Each provider's deal record over the last 30 days (what scoring ranks them by). */
   providerRecords(): Promise<Map<number, ProviderRecord>>;
+  /** How a content of `dagSize` bytes asking for `replication` replicas will be dealt (API responses say it). */
+  placement(dagSize: number, replication: number): Placement;
+}
+
+/** How a content is dealt: alone or aggregated, and how many replicas it gets. */
+export interface Placement {
+  /** Replicas the content gets: always what it asked for. */
+  replication: number;
+  /** True: small content, dealt inside an aggregate piece with other contents. */
+  aggregated: boolean;
+  /** The same in words. */
+  note: string;
+}
+
+/** Content smaller than this is aggregated (filecoin/settings.ts: FIRTH_DEAL_MIN_BYTES). @default 1 GiB */
+const DEFAULT_MIN_DEAL_BYTES = 2 ** 30;
+
+export function placementOf(dagSize: number, replication: number, minDealBytes: number): Placement {
+  const aggregated = dagSize < minDealBytes;
+  const replicas = `${replication} replica${replication === 1 ? '' : 's'}`;
+  return {
+    replication,
+    aggregated,
+    note: aggregated
+      ? `aggregated with other small contents of the same replication target, so it gets exactly ${replicas}`
+      : `dealt as a piece of its own, with ${replicas}`
+  };
 }
 
 export interface DealsApiInit {
@@ -40,6 +67,8 @@ export interface DealsApiInit {
   network: Pick<DealNetwork, 'chainDeal' | 'head'>;
   addressPrefix: 'f' | 't';
   config: DealApiConfig;
+  /** Content below this many DAG bytes is aggregated (the planner's minDealBytes). @default 1 GiB */
+  minDealBytes?: number;
   /** Where FIL/USD comes from; @default from `config` with globalThis.fetch */
   rate?: FilUsdSource;
   log?: { warn(obj: object, msg: string): void };
@@ -61,6 +90,8 @@ export function createDealsApi(init: DealsApiInit): DealsApi {
       return estimateDeals(init.db, request, r, init.addressPrefix);
     },
     providerRecords: () => providerRecords(init.db),
+    placement: (dagSize, replication) =>
+      placementOf(dagSize, replication, init.minDealBytes ?? DEFAULT_MIN_DEAL_BYTES),
     metrics(days) {
       const hit = metricsCache.get(days);
       if (hit != null && Date.now() - hit.at < 60_000) return hit.value;

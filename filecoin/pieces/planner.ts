@@ -1,5 +1,7 @@
 // Decides which piece each pinned content goes into. Content of at least `minDealBytes` gets a
-// piece of its own; smaller content joins the open aggregate, which is flushed when it holds
+// piece of its own; smaller content joins the open aggregate of its replication target (an
+// aggregate's members all asked for the same number of replicas, so each gets exactly what it
+// asked for and nobody pays for replicas no member wanted). An aggregate is flushed when it holds
 // `aggregateTargetBytes` or when its oldest member has waited `aggregateMaxWaitMs` — so no upload
 // waits forever for enough neighbours (Estuary's staging zones closed only at 1.1 GB). Content
 // whose CAR would not fit the largest piece is split into shards (see shards.ts): the planner makes
@@ -103,6 +105,7 @@ export function createPlanner(init: PlannerInit): Planner {
             .select(['id', 'items', 'bytes', 'replication'])
             .where('kind', '=', 'aggregate')
             .where('state', '=', 'open')
+            .where('replication', '=', content.replication)
             .orderBy('id')
             .executeTakeFirst();
           if (
@@ -137,8 +140,6 @@ export function createPlanner(init: PlannerInit): Planner {
             .set({
               items: open.items + 1,
               bytes: Number(open.bytes) + size,
-              // An aggregate is replicated as much as its most demanding member asks.
-              replication: Math.max(open.replication, content.replication),
               updated_at: now
             })
             .where('id', '=', open.id)

@@ -6,10 +6,20 @@ import { apiFetch, devnetEnv, lotusCall, uploadContent } from '../helpers/devnet
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
 
 interface StatusBody {
-  summary: { target: number; active: number; inFlight: number; failed: number };
+  summary: { target: number; active: number; inFlight: number; failed: number; aggregated: boolean };
   deals: Array<{
-    deal: { miner: string; dealId: number; state: string; pieceCid?: string; propCid?: string };
+    deal: {
+      miner: string;
+      dealId: number;
+      state: string;
+      pieceId: number;
+      pieceCid?: string;
+      propCid?: string;
+      timeline: Array<{ step: string; at: string | null }>;
+    };
   }>;
+  pieces: Array<{ id: number; kind: string; replication: number }>;
+  placement: { replication: number; aggregated: boolean; note: string };
 }
 
 describe('deal pipeline on the devnet', () => {
@@ -60,6 +70,53 @@ describe('deal pipeline on the devnet', () => {
       expect(onChain.Proposal.Client).toBe(clientId);
       expect(onChain.Proposal.Label).toBe(cid);
     }
+    // Every step of each active deal has its time, in order.
+    for (const { deal } of active) {
+      expect(deal.timeline.map((s) => s.step)).toEqual([
+        'proposed',
+        'accepted',
+        'transferring',
+        'transferred',
+        'published',
+        'active'
+      ]);
+      for (const s of deal.timeline) expect(s.at, `${deal.dealId} ${s.step}`).not.toBeNull();
+      const times = deal.timeline.map((s) => Date.parse(s.at!));
+      expect(times).toEqual(times.toSorted((a, b) => a - b));
+    }
+  }, 120_000);
+
+  it("honours a small upload's own replication: aggregated only with contents of the same target", async () => {
+    const addWith = async (name: string, bytes: Uint8Array, replication?: number) => {
+      const form = new FormData();
+      form.append('data', new Blob([new Uint8Array(bytes)]), name);
+      if (replication != null) form.append('replication', String(replication));
+      const res = await api('/content/add', { method: 'POST', body: form });
+      expect(res.status).toBe(200);
+      return (await res.json()) as {
+        estuaryId: number;
+        replication: number;
+        deals: { replication: number; aggregated: boolean; note: string };
+      };
+    };
+    const [two, six] = await Promise.all([
+      addWith('two.txt', deterministicBytes('replication-2', 30_000), 2),
+      addWith('six.txt', deterministicBytes('replication-6', 30_000))
+    ]);
+    expect(two).toMatchObject({ replication: 2, deals: { replication: 2, aggregated: true } });
+    expect(two.deals.note).toMatch(/same replication target.*exactly 2 replicas/);
+    expect(six).toMatchObject({ replication: 6, deals: { replication: 6, aggregated: true } });
+
+    const [twoStatus, sixStatus] = await Promise.all([waitActive(two.estuaryId), waitActive(six.estuaryId)]);
+    expect(twoStatus.summary).toMatchObject({ target: 2, active: 2, aggregated: true });
+    expect(twoStatus.placement).toMatchObject({ replication: 2, aggregated: true });
+    expect(twoStatus.pieces).toHaveLength(1);
+    expect(twoStatus.pieces[0]).toMatchObject({ kind: 'aggregate', replication: 2 });
+    // Two replicas made, not six: no other deal for its piece is live.
+    const live = twoStatus.deals.filter((d) => d.deal.state !== 'failed' && d.deal.state !== 'slashed');
+    expect(live).toHaveLength(2);
+    expect(sixStatus.summary).toMatchObject({ target: 6, active: 6 });
+    expect(sixStatus.pieces[0]!.id).not.toBe(twoStatus.pieces[0]!.id);
   }, 120_000);
 
   it('aggregates small uploads into one piece that reaches 6 active deals, with inclusion proofs', async () => {

@@ -40,7 +40,7 @@ describe.each(DATABASES)('deal planning on %s', (kind) => {
       status_details: ''
     });
 
-  it('deals big content alone, aggregates small content, and flushes by size and by age', async () => {
+  it('deals big content alone, aggregates small content by replication target, and flushes by size and by age', async () => {
     const planner = createPlanner({
       db: database.db,
       dialect: database.dialect,
@@ -54,18 +54,24 @@ describe.each(DATABASES)('deal planning on %s', (kind) => {
     expect(await planner.planOnce()).toEqual({ singles: 1, aggregated: 2, flushed: 0 });
     expect(await planner.planOnce()).toEqual({ singles: 0, aggregated: 0, flushed: 0 });
 
+    // Each small content sits with contents of its own replication target, and gets exactly that.
     const pieces = await database.db.selectFrom('pieces').selectAll().orderBy('id').execute();
     expect(pieces.map((p) => [p.kind, p.state, Number(p.items), Number(p.replication)])).toEqual([
       ['single', 'preparing', 1, 6],
-      ['aggregate', 'open', 2, 6]
+      ['aggregate', 'open', 1, 6],
+      ['aggregate', 'open', 1, 3]
     ]);
     expect(Number(pieces[0]!.content_id)).toBe(big.id);
-    const members = await database.db
-      .selectFrom('piece_members')
-      .selectAll()
-      .where('piece_id', '=', pieces[1]!.id)
-      .execute();
-    expect(members.map((m) => Number(m.content_id)).sort()).toEqual(small.map((c) => c.id).sort());
+    const membersOf = async (pieceId: number) =>
+      (
+        await database.db.selectFrom('piece_members').selectAll().where('piece_id', '=', pieceId).execute()
+      ).map((m) => Number(m.content_id));
+    expect(await membersOf(pieces[1]!.id)).toEqual([small[0]!.id]);
+    expect(await membersOf(pieces[2]!.id)).toEqual([small[1]!.id]);
+    // Another content with target 6 joins the target-6 aggregate.
+    const six = await addContent(50);
+    expect(await planner.planOnce()).toEqual({ singles: 0, aggregated: 1, flushed: 0 });
+    expect(await membersOf(pieces[1]!.id)).toEqual([small[0]!.id, six.id]);
 
     // A third small one reaches the target: flushed.
     await addContent(150);
@@ -86,7 +92,8 @@ describe.each(DATABASES)('deal planning on %s', (kind) => {
       aggregateTargetBytes: 300,
       aggregateMaxWaitMs: 0
     });
-    expect(await aged.planOnce()).toMatchObject({ aggregated: 1, flushed: 1 });
+    // Flushed with it: the target-3 aggregate, which has waited as long.
+    expect(await aged.planOnce()).toMatchObject({ aggregated: 1, flushed: 2 });
     const loneMember = await database.db
       .selectFrom('piece_members')
       .innerJoin('pieces', 'pieces.id', 'piece_members.piece_id')

@@ -31,7 +31,10 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
       retrieval_url: `${ctx.gatewayUrl()}/ipfs/${c.cid}`,
       estuary_retrieval_url: `${ctx.gatewayUrl()}/ipfs/${c.cid}`,
       estuaryId: Number(c.id),
-      providers: ctx.addresses()
+      providers: ctx.addresses(),
+      replication: c.replication,
+      // How its deals will be made (null: no Filecoin network on this node).
+      deals: ctx.deals?.placement(Number(c.dag_size), c.replication) ?? null
     };
   }
 

@@ -264,6 +264,7 @@ export async function dealsRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       failuresCount: summary.failed + summary.slashed,
       filecoin: true,
       summary,
+      placement: api.placement(content.dagSize, content.replication),
       pieces: pieces.map(pieceJson)
     };
   });
