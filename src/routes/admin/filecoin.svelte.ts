@@ -54,8 +54,10 @@ export class FilecoinAdmin {
       this.#busy = miner;
       try {
         await action();
-        await this.miners.load();
       } finally {
+        // Reloaded even when the action failed: a provider someone else removed meanwhile (404)
+        // must not stay listed until the page is reloaded.
+        await this.miners.load();
         this.#busy = null;
       }
     });
