@@ -89,9 +89,13 @@ export function createProviderRegistry(init: {
         if (source === 'devnet') return get(actorId);
         throw new ConflictError('ERR_MINER_EXISTS', `provider f0${actorId} is already in the list`);
       }
-      // Only a storage provider the chain knows is listed: this throws (404, 400 or 503) otherwise,
-      // before anything is written.
-      const info = await init.network.providerInfo(actorId);
+      // An admin lists only a storage provider the chain knows: this throws (404, 400 or 503)
+      // otherwise, before anything is written. The devnet's own providers are listed at start
+      // whatever the chain says this moment; the background refresh fills them in.
+      const info =
+        source === 'admin'
+          ? await init.network.providerInfo(actorId)
+          : await init.network.providerInfo(actorId).catch(() => ({ peerId: '', multiaddrs: [] }));
       await db
         .insertInto('providers')
         .values({
