@@ -220,22 +220,29 @@ export async function startFirth(
       indexerUrl: filecoin.indexerUrl,
       httpUrls: () => devnetUrls,
       bitswap: {
-        async connect(peerId, addrs, signal) {
+        async connect(peerId, addrs, signal, { root, contentId }) {
           const targets = addrs.map((a) =>
             multiaddr(peerId == null || a.includes('/p2p/') ? a : `${a}/p2p/${peerId}`)
           );
-          await peer.libp2p.dial(targets, { signal });
-        },
-        async get(cid, signal, contentId) {
-          // Its bytes are this content's retrieval traffic (counted by the bitswap meter). The want
-          // went to every connected peer: copies other providers were already sending still count
-          // for this content, so the claim outlives the first copy a little.
-          const release = tracking.meter.claim(cid, { contentId, userId: 0 });
-          try {
-            return await toBuffer(peer.blockstore.get(cid, { signal }));
-          } finally {
-            setTimeout(release, 10_000).unref();
-          }
+          const connection = await peer.libp2p.dial(targets, { signal });
+          // Only this provider is asked (a session), not every connected peer.
+          const session = peer.blockstore.createSession(root, {
+            providers: [connection.remotePeer.toCID()],
+            signal
+          });
+          return {
+            async get(cid, s) {
+              // Its bytes are this content's retrieval traffic (counted by the bitswap meter); a copy
+              // already on its way when the block arrived still counts for it.
+              const release = tracking.meter.claim(cid, { contentId, userId: 0 });
+              try {
+                return await toBuffer(session.get(cid, { signal: s }));
+              } finally {
+                setTimeout(release, 10_000).unref();
+              }
+            },
+            close: () => session.close()
+          };
         }
       },
       onBlock: bitswapNotifier(peer),

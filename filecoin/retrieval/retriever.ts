@@ -45,13 +45,23 @@ export interface RetrieverInit extends CandidateInit {
 }
 
 export interface BitswapFetcher {
-  /** Connects to the provider (its addresses, with or without /p2p/). */
-  connect(peerId: string | undefined, multiaddrs: string[], signal: AbortSignal): Promise<void>;
   /**
-   * One block, from a connected peer, for content `contentId` (whose bandwidth it is); already
-   * verified and stored when it resolves.
+   * Connects to the provider (its addresses, with or without /p2p/) and opens a session that asks
+   * only it for the blocks of `root`, content `contentId`'s (whose bandwidth they are): a want
+   * sent to every connected peer would bring a copy from every provider holding the piece.
    */
-  get(cid: CID, signal: AbortSignal, contentId: number): Promise<Uint8Array>;
+  connect(
+    peerId: string | undefined,
+    multiaddrs: string[],
+    signal: AbortSignal,
+    content: { root: CID; contentId: number }
+  ): Promise<BitswapSession>;
+}
+
+export interface BitswapSession {
+  /** One block of the session's DAG; already verified and stored when it resolves. */
+  get(cid: CID, signal: AbortSignal): Promise<Uint8Array>;
+  close(): void;
 }
 
 export interface RetrievalResult {
@@ -201,8 +211,23 @@ export function createRetriever(init: RetrieverInit): Retriever {
     signal: AbortSignal,
     poke: () => void
   ): Promise<{ bytes: number; blocks: number; firstBlockAt: number | undefined }> {
-    const fetcher = init.bitswap!;
-    await fetcher.connect(c.peerId, c.multiaddrs ?? [], signal);
+    const fetcher = await init.bitswap!.connect(c.peerId, c.multiaddrs ?? [], signal, {
+      root: s.content.root,
+      contentId: s.content.id
+    });
+    try {
+      return await sessionBlocks(s, fetcher, signal, poke);
+    } finally {
+      fetcher.close();
+    }
+  }
+
+  async function sessionBlocks(
+    s: Session,
+    fetcher: BitswapSession,
+    signal: AbortSignal,
+    poke: () => void
+  ): Promise<{ bytes: number; blocks: number; firstBlockAt: number | undefined }> {
     poke();
     const root = s.content.root;
     const queue: CID[] = [root];
@@ -221,7 +246,7 @@ export function createRetriever(init: RetrieverInit): Retriever {
           const cid = queue.shift()!;
           active++;
           fetcher
-            .get(cid, signal, s.content.id)
+            .get(cid, signal)
             .then((block) => {
               poke();
               firstBlockAt ??= performance.now();
