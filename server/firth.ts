@@ -83,6 +83,12 @@ function urlOf(host: string, port: number): string {
   return `http://${h}:${port}`;
 }
 
+/** A host for path-gateway URLs: the listen address, loopback for a wildcard or the subdomain host. */
+function pathHost(host: string, gatewayDomain: string): string {
+  if (host === '0.0.0.0' || host === 'localhost' || host === gatewayDomain) return '127.0.0.1';
+  return host === '::' ? '::1' : host;
+}
+
 /** The composition root: opens storage, starts the peer, the workers and the API, in that order. */
 export async function startFirth(
   config: FirthConfig,
@@ -261,6 +267,7 @@ export async function startFirth(
   }
 
   let gatewayBase = config.gatewayUrl ?? urlOf('localhost', config.gatewayPort);
+  let pathGatewayBase = gatewayBase;
   const api = await buildApiServer(
     {
       config,
@@ -283,6 +290,7 @@ export async function startFirth(
       peer,
       addresses,
       gatewayUrl: () => gatewayBase,
+      pathGatewayUrl: () => pathGatewayBase,
       filecoin: filecoinClient,
       deals,
       retrieval: retrieval == null ? undefined : { ...retrieval, stats: () => retrievalStats(db) },
@@ -375,6 +383,9 @@ export async function startFirth(
   const gatewayPort = (gateway.server.address() as { port: number }).port;
   const gatewayUrl = urlOf(config.host, gatewayPort);
   gatewayBase = config.gatewayUrl ?? urlOf(config.gatewayDomain, gatewayPort);
+  // Path requests to the subdomain host redirect to `<cid>.ipfs.<domain>`, which scripts cannot
+  // resolve; the listen address (loopback for a wildcard) serves paths as they are.
+  pathGatewayBase = config.gatewayUrl ?? urlOf(pathHost(config.host, config.gatewayDomain), gatewayPort);
   log.info(
     { url: gatewayUrl },
     `public gateway on ${gatewayUrl} (subdomains: http://{cid}.ipfs.${config.gatewayDomain}:${gatewayPort})`
