@@ -42,3 +42,33 @@ export class TooLargeError extends FirthError {
 export class UnsupportedMediaTypeError extends FirthError {
   override name = 'UnsupportedMediaTypeError';
 }
+
+/** A port the service was told to listen on is taken; `setting` is the FIRTH_* variable to change. */
+export class PortInUseError extends FirthError {
+  override name = 'PortInUseError';
+  readonly setting: string;
+  constructor(
+    setting: string,
+    what: string,
+    port: number,
+    host: string,
+    options?: ErrorOptions
+  ) {
+    super(
+      'ERR_PORT_IN_USE',
+      `${what} cannot listen on ${host}:${port}: the port is already in use (another Firth running?). ` +
+        `Stop what holds it or choose another port with ${setting}=<port> (0 picks a free one).`,
+      options
+    );
+    this.setting = setting;
+  }
+}
+
+/** True for a listen failure because the address is taken (Node's error, or libp2p's wrapping of it). */
+export function isAddressInUse(err: unknown, depth = 0): boolean {
+  if (err == null || typeof err !== 'object' || depth > 5) return false;
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (e.code === 'EADDRINUSE' || /EADDRINUSE|address already in use/i.test(String(e.message))) return true;
+  const nested = Array.isArray(e.errors) ? e.errors : [];
+  return isAddressInUse(e.cause, depth + 1) || nested.some((n) => isAddressInUse(n, depth + 1));
+}

@@ -49,6 +49,7 @@ import {
 } from '../filecoin/retrieval/index.ts';
 import { BlockLock, lockWrites } from './content/block-lock.ts';
 import { createTracking, type Tracking } from './metrics/index.ts';
+import { isAddressInUse, PortInUseError } from './errors.ts';
 
 export interface FirthNode {
   config: FirthConfig;
@@ -82,6 +83,12 @@ function urlOf(host: string, port: number): string {
   return `http://${h}:${port}`;
 }
 
+/** A host for path-gateway URLs: the listen address, loopback for a wildcard or the subdomain host. */
+function pathHost(host: string, gatewayDomain: string): string {
+  if (host === '0.0.0.0' || host === 'localhost' || host === gatewayDomain) return '127.0.0.1';
+  return host === '::' ? '::1' : host;
+}
+
 /** The composition root: opens storage, starts the peer, the workers and the API, in that order. */
 export async function startFirth(
   config: FirthConfig,
@@ -103,13 +110,30 @@ export async function startFirth(
   const fund = config.lotusUrl == null && config.devnet.enabled ? [await walletAddress(config)] : [];
   const filecoin = await startFilecoinNetwork(config, log.child({ module: 'filecoin' }), fund);
 
-  const peer = await createPeer({
-    dataDir: config.dataDir,
-    blockstore: lockWrites(blockstore, blockLock),
-    host: config.p2pHost,
-    port: config.p2pPort,
-    announce: config.p2pAnnounce
-  });
+  let peer: FirthPeer;
+  try {
+    peer = await createPeer({
+      dataDir: config.dataDir,
+      blockstore: lockWrites(blockstore, blockLock),
+      host: config.p2pHost,
+      port: config.p2pPort,
+      announce: config.p2pAnnounce
+    });
+  } catch (err) {
+    await filecoin.stop();
+    await database.close();
+    if (!isAddressInUse(err)) throw err;
+    const ports = config.p2pPort === 0 ? '0' : `${config.p2pPort} (TCP and UDP) and ${config.p2pPort + 1}`;
+    throw new PortInUseError(
+      'FIRTH_P2P_PORT',
+      `the libp2p peer (ports ${ports})`,
+      config.p2pPort,
+      config.p2pHost,
+      {
+        cause: err
+      }
+    );
+  }
   const addresses = () => peer.libp2p.getMultiaddrs().map((ma) => ma.toString());
   const filecoinClient =
     filecoin.kind === 'none'
@@ -270,6 +294,7 @@ export async function startFirth(
   }
 
   let gatewayBase = config.gatewayUrl ?? urlOf('localhost', config.gatewayPort);
+  let pathGatewayBase = gatewayBase;
   const api = await buildApiServer(
     {
       config,
@@ -292,6 +317,7 @@ export async function startFirth(
       peer,
       addresses,
       gatewayUrl: () => gatewayBase,
+      pathGatewayUrl: () => pathGatewayBase,
       filecoin: filecoinClient,
       deals,
       retrieval: retrieval == null ? undefined : { ...retrieval, stats: () => retrievalStats(db) },
@@ -320,25 +346,86 @@ export async function startFirth(
     timeoutMs: config.gatewayTimeoutMs,
     log: log.child({ module: 'gateway' })
   });
-  await new Promise<void>((resolve, reject) => {
-    gateway.server.once('error', reject);
-    gateway.server.listen(config.gatewayPort, config.host, () => resolve());
-  });
+  let dealPipeline: DealPipeline | undefined;
+  // The whole stop, also used when start fails at a listener (a port in use).
+  const shutdown = async (): Promise<void> => {
+    // Stop accepting and let in-flight requests (uploads included) finish, then the workers,
+    // then the peer, and the database last.
+    // Uploads get a grace period; then any connection still open is cut.
+    const grace = setTimeout(() => {
+      api.server.closeAllConnections();
+      gateway.server.closeAllConnections();
+    }, 30_000);
+    await Promise.all([
+      api.close(),
+      new Promise<void>((resolve) => {
+        gateway.server.close(() => resolve());
+        gateway.server.closeIdleConnections();
+      })
+    ]);
+    clearTimeout(grace);
+    gateway.server.closeAllConnections();
+    await pinner.stop();
+    await dealPipeline?.stop();
+    await retrieval?.offloader.stop();
+    await retrieval?.retriever.stop();
+    await retrieval?.reads.flush();
+    await tracking.stop();
+    // Nothing below uses the database any more: close it first, so the metadata is safely
+    // closed whatever happens while the peer shuts down.
+    await database.close();
+    // Close every connection before the transports stop: stopping the WebRTC-direct listener
+    // with a browser's data channels still open aborts the process in node-datachannel.
+    await Promise.allSettled(
+      peer.libp2p.getConnections().map((c) => c.close({ signal: AbortSignal.timeout(2000) }))
+    );
+    await peer.stop();
+    await filecoinClient?.stop();
+    await filecoin.stop();
+  };
+  const listenOrExplain = async (
+    setting: string,
+    what: string,
+    port: number,
+    listen: () => Promise<unknown>
+  ) => {
+    try {
+      await listen();
+    } catch (err) {
+      await shutdown().catch((e: unknown) => log.warn({ err: e }, 'stop after a failed start'));
+      if (!isAddressInUse(err)) throw err;
+      throw new PortInUseError(setting, what, port, config.host, { cause: err });
+    }
+  };
+  await listenOrExplain(
+    'FIRTH_GATEWAY_PORT',
+    'the public gateway',
+    config.gatewayPort,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        gateway.server.once('error', reject);
+        gateway.server.listen(config.gatewayPort, config.host, () => resolve());
+      })
+  );
   const gatewayPort = (gateway.server.address() as { port: number }).port;
   const gatewayUrl = urlOf(config.host, gatewayPort);
   gatewayBase = config.gatewayUrl ?? urlOf(config.gatewayDomain, gatewayPort);
+  // Path requests to the subdomain host redirect to `<cid>.ipfs.<domain>`, which scripts cannot
+  // resolve; the listen address (loopback for a wildcard) serves paths as they are.
+  pathGatewayBase = config.gatewayUrl ?? urlOf(pathHost(config.host, config.gatewayDomain), gatewayPort);
   log.info(
     { url: gatewayUrl },
     `public gateway on ${gatewayUrl} (subdomains: http://{cid}.ipfs.${config.gatewayDomain}:${gatewayPort})`
   );
 
-  await api.listen({ host: config.host, port: config.port });
+  await listenOrExplain('FIRTH_PORT', 'the app and API', config.port, () =>
+    api.listen({ host: config.host, port: config.port })
+  );
   const port = (api.server.address() as { port: number }).port;
   const apiUrl = urlOf(config.host, port);
   pinner.start();
   retrieval?.offloader.start();
 
-  let dealPipeline: DealPipeline | undefined;
   if (dealNetwork != null && registry != null && config.deals.enabled && filecoin.kind !== 'none') {
     for (const p of filecoin.devnetProviders) {
       await registry.add(Number(p.actorId.replace(/^[ft]0/, '')), 'devnet');
@@ -402,42 +489,7 @@ export async function startFirth(
     retrieval,
     firstAdminInvite,
     stop() {
-      stopping ??= (async () => {
-        // Stop accepting and let in-flight requests (uploads included) finish, then the workers,
-        // then the peer, and the database last.
-        // Uploads get a grace period; then any connection still open is cut.
-        const grace = setTimeout(() => {
-          api.server.closeAllConnections();
-          gateway.server.closeAllConnections();
-        }, 30_000);
-        await Promise.all([
-          api.close(),
-          new Promise<void>((resolve) => {
-            gateway.server.close(() => resolve());
-            gateway.server.closeIdleConnections();
-          })
-        ]);
-        clearTimeout(grace);
-        gateway.server.closeAllConnections();
-        await pinner.stop();
-        await dealPipeline?.stop();
-        await retrieval?.offloader.stop();
-        await retrieval?.retriever.stop();
-        await retrieval?.reads.flush();
-        await tracking.stop();
-        // Nothing below uses the database any more: close it first, so the metadata is safely
-        // closed whatever happens while the peer shuts down.
-        await database.close();
-        // Close every connection before the transports stop: stopping the WebRTC-direct listener
-        // with a browser's data channels still open aborts the process in node-datachannel.
-        await Promise.allSettled(
-          peer.libp2p.getConnections().map((c) => c.close({ signal: AbortSignal.timeout(2000) }))
-        );
-        await peer.stop();
-        await filecoinClient?.stop();
-        await filecoin.stop();
-        log.info('stopped');
-      })();
+      stopping ??= shutdown().then(() => log.info('stopped'));
       return stopping;
     }
   };

@@ -21,8 +21,13 @@ export interface ApiContext {
   peer: FirthPeer;
   /** Our multiaddrs, each ending in /p2p/<id>. */
   addresses(): string[];
-  /** Base URL of the public gateway, for `retrieval_url`. */
+  /** Base URL of the public gateway for browsers (the app's links; subdomains hang off its host). */
   gatewayUrl(): string;
+  /**
+   * Base URL where `/ipfs/<cid>` answers with the bytes instead of a redirect to the CID's subdomain,
+   * for `retrieval_url`: scripts (Node's fetch, curl, wget, Python) cannot resolve `*.localhost`.
+   */
+  pathGatewayUrl(): string;
   /** Where providers pull deal data from; absent when no Filecoin network is configured. */
   dealData?: DealDataSource;
   /** Wallet, escrow and Lotus; absent when no Filecoin network is configured (admin wallet routes answer 503). */

@@ -114,9 +114,11 @@ export async function buildApiServer(ctx: ApiContext, log: Logger) {
   const indexHtml = path.join(appDir, 'index.html');
   if (fs.existsSync(indexHtml)) {
     await app.register(fastifyStatic, { root: appDir, wildcard: false, index: ['index.html'] });
-    // Client-side routes: any other GET that wants HTML gets the app shell.
+    // Client-side routes: any other GET (or HEAD: uptime checks, link checkers) without a file
+    // extension gets the app shell. Node's HTTP server sends no body for HEAD.
     app.setNotFoundHandler((req, reply) => {
-      if (req.method === 'GET' && !path.extname(req.url.split('?')[0]!)) return reply.sendFile('index.html');
+      if ((req.method === 'GET' || req.method === 'HEAD') && !path.extname(req.url.split('?')[0]!))
+        return reply.sendFile('index.html');
       return reply.status(404).send({ error: { code: 404, reason: 'ERR_NOT_FOUND', details: 'not found' } });
     });
   } else {

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { createAccounts } from '../accounts/accounts.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { openDatabase } from '../db/database.ts';
-import { FirthError } from '../errors.ts';
+import { FirthError, PortInUseError } from '../errors.ts';
 import { startFirth } from '../firth.ts';
 import { releaseNativeTransports } from '../../relay/peer.ts';
 import { createLotusClient } from '../../filecoin/lotus/client.ts';
@@ -59,7 +59,16 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(): Promise<number> {
-  const node = await startFirth(loadConfig());
+  let node: Awaited<ReturnType<typeof startFirth>>;
+  try {
+    node = await startFirth(loadConfig());
+  } catch (err) {
+    if (!(err instanceof PortInUseError)) throw err;
+    // startFirth has stopped what it had started; libraries may still hold timers, so leave now.
+    process.stderr.write(`firth: ${err.message}\n`);
+    releaseNativeTransports();
+    process.exit(1);
+  }
   const code = await new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       node.log.info({ signal }, 'shutting down');

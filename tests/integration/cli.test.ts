@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -71,3 +72,42 @@ it('answers unknown commands with usage and a non-zero exit', async () => {
     run(BIN, ['frobnicate'], { env: { ...process.env, FIRTH_DATA_DIR: os.tmpdir() } })
   ).rejects.toMatchObject({ code: 2 });
 });
+
+// One port held by another process's listener, per setting; the service names the setting to change.
+for (const setting of ['FIRTH_PORT', 'FIRTH_GATEWAY_PORT', 'FIRTH_P2P_PORT'] as const) {
+  it(`exits non-zero with a clear message, not a stack trace, when ${setting}'s port is in use`, async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-port-'));
+    try {
+      const failed = await run(BIN, ['serve'], {
+        env: {
+          ...process.env,
+          FIRTH_DATA_DIR: dataDir,
+          FIRTH_PORT: '0',
+          FIRTH_GATEWAY_PORT: '0',
+          FIRTH_P2P_PORT: '0',
+          FIRTH_DEVNET: 'off',
+          FIRTH_LOG_LEVEL: 'warn',
+          [setting]: String(port)
+        },
+        timeout: 60_000
+      }).then(
+        () => undefined,
+        (err: { code?: number; stderr?: string; stdout?: string }) => err
+      );
+      expect(failed).toBeDefined();
+      expect(failed!.code).toBe(1);
+      const out = `${failed!.stderr}\n${failed!.stdout}`;
+      expect(out).toContain(`${setting}=`);
+      expect(out).toContain(`${port}`);
+      expect(out).toContain('already in use');
+      expect(out).not.toMatch(/\n\s+at .+:\d+:\d+/); // no stack trace
+      expect(out).not.toContain('Uncaught');
+    } finally {
+      holder.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+}

@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { base32 } from 'multiformats/bases/base32';
+import { CID } from 'multiformats/cid';
 import { PERM_UPLOAD, PERM_USER } from '../../../server/db/schema.ts';
 import { InvalidInputError, TooLargeError, UnsupportedMediaTypeError } from '../../../server/errors.ts';
 import { stageCar, stageFile, type StagedUpload } from '../../../server/content/upload.ts';
@@ -26,10 +28,14 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
   }
 
   function addResponse(c: Content) {
+    // The path form on an address that does not redirect: any HTTP client can GET it. Browsers
+    // get each CID on its own origin at `subdomain_url`.
+    const retrievalUrl = `${ctx.pathGatewayUrl()}/ipfs/${c.cid}`;
     return {
       cid: c.cid,
-      retrieval_url: `${ctx.gatewayUrl()}/ipfs/${c.cid}`,
-      estuary_retrieval_url: `${ctx.gatewayUrl()}/ipfs/${c.cid}`,
+      retrieval_url: retrievalUrl,
+      estuary_retrieval_url: retrievalUrl,
+      subdomain_url: subdomainUrl(ctx.gatewayUrl(), c.cid),
       estuaryId: Number(c.id),
       providers: ctx.addresses(),
       replication: c.replication,
@@ -159,6 +165,14 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
   app.get('/public/by-cid/:cid', async (req) => ctx.content.publicByCid((req.params as { cid: string }).cid));
 
   // `/user/stats` (with bandwidth) is in routes/stats.ts.
+}
+
+/** `http://<cidv1 base32>.ipfs.<gateway host>/`, or null when the gateway's host is an IP address. */
+function subdomainUrl(gatewayUrl: string, cid: string): string | null {
+  const url = new URL(gatewayUrl);
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname.startsWith('[')) return null;
+  const label = CID.parse(cid).toV1().toString(base32);
+  return label.length > 63 ? null : `${url.protocol}//${label}.ipfs.${url.host}/`;
 }
 
 /** An AbortSignal that fires when the client goes away mid-request. */
