@@ -35,7 +35,7 @@ interface Context {
  */
 export async function handleDeserialized(
   req: GatewayRequest,
-  format: Exclude<ResponseFormat, 'raw' | 'car'>
+  format: Exclude<ResponseFormat, 'raw' | 'car' | 'tar'>
 ): Promise<GatewayResponse> {
   const resolved = await resolvePath(req.root, req.segments, req.blocks, { signal: req.signal });
   const subdomain = req.linkBase === '';

@@ -8,6 +8,7 @@ import { CORS, IMMUTABLE, etagMatches } from './headers.ts';
 import { negotiate, type Negotiated } from './negotiate.ts';
 import { handleCar, handleRaw } from './trustless.ts';
 import { GatewayError, type Body, type GatewayRequest, type GatewayResponse } from './types.ts';
+import { handleTar } from './unixfs/tar.ts';
 import { escapePath } from './url.ts';
 
 export interface GatewayInit {
@@ -287,6 +288,7 @@ async function route(
   try {
     if (negotiated.format === 'raw') response = await handleRaw(request);
     else if (negotiated.format === 'car') response = await handleCar(request, negotiated.car!);
+    else if (negotiated.format === 'tar') response = await handleTar(request);
     else response = await handleDeserialized(request, negotiated.format);
   } catch (err) {
     if (timedOut() && !(err instanceof GatewayError)) {
