@@ -9,6 +9,7 @@ import { GatewayError, type GatewayRequest, type GatewayResponse } from './types
 import { DOCUMENT_CODECS, serveDocument } from './unixfs/codecs.ts';
 import { LISTING_CACHE_CONTROL, listingEtag, renderListing } from './unixfs/dir-listing.ts';
 import { serveFile, serveSymlink } from './unixfs/file.ts';
+import { applyRedirectsFile } from './unixfs/redirects-file.ts';
 import { escapePath, parentGatewayPrefix } from './url.ts';
 
 /** The identity multicodec: a CID whose codec says "the bytes are in the multihash". */
@@ -35,10 +36,26 @@ interface Context {
  */
 export async function handleDeserialized(
   req: GatewayRequest,
-  format: Exclude<ResponseFormat, 'raw' | 'car'>
+  format: Exclude<ResponseFormat, 'raw' | 'car' | 'tar'>
 ): Promise<GatewayResponse> {
-  const resolved = await resolvePath(req.root, req.segments, req.blocks, { signal: req.signal });
   const subdomain = req.linkBase === '';
+  let resolved: Resolved;
+  try {
+    resolved = await resolvePath(req.root, req.segments, req.blocks, { signal: req.signal });
+  } catch (err) {
+    // `_redirects` needs an origin per root (web-redirects-file spec): subdomains only, never the path gateway.
+    if (
+      subdomain &&
+      req.rewritten !== true &&
+      format === 'deserialized' &&
+      err instanceof GatewayError &&
+      err.status === 404
+    ) {
+      const redirected = await applyRedirectsFile(req, (rewritten) => handleRewritten(rewritten));
+      if (redirected != null) return redirected;
+    }
+    throw err;
+  }
   const rootText = req.contentPath.split('/')[2] ?? req.root.toString();
   const trailingSlash = req.trailingSlash;
   const ctx: Context = {
@@ -110,6 +127,11 @@ export async function handleDeserialized(
     default:
       throw new GatewayError(501, `${cid} is not UnixFS: fetch it with ?format=raw or ?format=car`);
   }
+}
+
+/** A `_redirects` rewrite target, served like a request for it but never redirected again. */
+function handleRewritten(req: GatewayRequest): Promise<GatewayResponse> {
+  return handleDeserialized({ ...req, rewritten: true }, 'deserialized');
 }
 
 function notAcceptable(cid: CID, format: string): GatewayError {

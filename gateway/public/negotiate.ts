@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatewayError } from './types.ts';
 
-export type ResponseFormat = 'deserialized' | 'raw' | 'car' | 'dag-json' | 'dag-cbor' | 'json' | 'cbor';
+export type ResponseFormat =
+  'deserialized' | 'raw' | 'car' | 'tar' | 'dag-json' | 'dag-cbor' | 'json' | 'cbor';
 
 export interface CarParams {
   version: 1;
@@ -22,13 +23,14 @@ export interface Negotiated {
 const MEDIA: Record<string, ResponseFormat> = {
   'application/vnd.ipld.raw': 'raw',
   'application/vnd.ipld.car': 'car',
+  'application/x-tar': 'tar',
   'application/vnd.ipld.dag-json': 'dag-json',
   'application/vnd.ipld.dag-cbor': 'dag-cbor',
   'application/json': 'json',
   'application/cbor': 'cbor'
 };
 
-const FORMATS = new Set<string>(['raw', 'car', 'dag-json', 'dag-cbor', 'json', 'cbor']);
+const FORMATS = new Set<string>(['raw', 'car', 'tar', 'dag-json', 'dag-cbor', 'json', 'cbor']);
 
 interface AcceptItem {
   type: string;
@@ -72,7 +74,7 @@ export function negotiate(query: URLSearchParams, headers: IncomingHttpHeaders):
   let fromAccept = false;
   let acceptParams = new Map<string, string>();
   if (formatParam != null && formatParam !== '') {
-    if (formatParam === 'tar' || formatParam === 'ipns-record') {
+    if (formatParam === 'ipns-record') {
       throw new GatewayError(400, `?format=${formatParam} is not supported by this gateway`);
     }
     if (!FORMATS.has(formatParam)) throw new GatewayError(400, `unknown ?format=${formatParam}`);
@@ -88,7 +90,7 @@ export function negotiate(query: URLSearchParams, headers: IncomingHttpHeaders):
         acceptParams = item.params;
         break;
       }
-      if (item.type === 'application/x-tar' || item.type === 'application/vnd.ipfs.ipns-record') {
+      if (item.type === 'application/vnd.ipfs.ipns-record') {
         throw new GatewayError(400, `${item.type} is not supported by this gateway`);
       }
       // text/html, */* and the like: a deserialized response.

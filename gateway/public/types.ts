@@ -24,6 +24,8 @@ export interface GatewayRequest {
    */
   linkBase: string;
   blocks: BlockSource;
+  /** Set on the request a `_redirects` rule rewrote to: rules are applied once, never in a loop. */
+  rewritten?: boolean;
 }
 
 export type Body = Uint8Array | AsyncIterable<Uint8Array>;

@@ -865,10 +865,35 @@ describe('public gateway: deserialized responses', () => {
       }
     });
 
-    it('#161 a CID too long for a DNS label is a 400 on the path form', async () => {
-      const res = await request(svc.gatewayUrl, `/ipfs/${TOO_LONG}/`, { headers: { host: gwHost } });
-      expect(res.status).toBe(400);
-      expect(res.text).toMatch(/DNS label/);
+    it('#161/#162 a CID too long for a DNS label is a 400 in words, on the path form and the subdomain form', async () => {
+      // Kubo's wording, which gateway-conformance looks for in both bodies.
+      const wording = 'CID incompatible with DNS label length limit of 63';
+      const path = await request(svc.gatewayUrl, `/ipfs/${TOO_LONG}/`, { headers: { host: gwHost } });
+      expect(path.status).toBe(400);
+      expect(path.text).toContain(wording);
+      const direct = await sub(TOO_LONG, '/');
+      expect(direct.status).toBe(400);
+      expect(direct.text).toContain(wording);
+    });
+
+    it('#160 /ipfs/?uri=ipfs://… (registerProtocolHandler) redirects to the content path', async () => {
+      const uri = encodeURIComponent(`ipfs://${DWF}/wiki/Diego_Maradona.html?x=1`);
+      for (const host of [gwHost, 'fake.domain.com']) {
+        const res = await request(svc.gatewayUrl, `/ipfs/?uri=${uri}`, { headers: { host } });
+        expect(res.status).toBe(301);
+        expect(res.headers.location).toBe(`/ipfs/${DWF}/wiki/Diego_Maradona.html?x=1`);
+      }
+      // `..` cannot climb out of the namespace.
+      const climbing = await get(`/ipfs/?uri=${encodeURIComponent(`ipfs://${DWF}/../../etc`)}`);
+      expect(climbing.headers.location).toBe(`/ipfs/${DWF}/etc`);
+      const ipns = await get(`/ipns/?uri=${encodeURIComponent('ipns://en.wikipedia-on-ipfs.org/wiki/')}`);
+      expect(ipns.status).toBe(301);
+      expect(ipns.headers.location).toBe('/ipns/en.wikipedia-on-ipfs.org/wiki/');
+      for (const bad of ['https://example.com/', 'not a uri', 'ipfs://']) {
+        const res = await get(`/ipfs/?uri=${encodeURIComponent(bad)}`);
+        expect(res.status).toBe(400);
+        expect(res.text).toMatch(/uri query parameter/);
+      }
     });
 
     it('#163-#166 a foreign Host is a path gateway; X-Forwarded-Host selects the subdomain gateway', async () => {
