@@ -47,13 +47,7 @@ export class UnsupportedMediaTypeError extends FirthError {
 export class PortInUseError extends FirthError {
   override name = 'PortInUseError';
   readonly setting: string;
-  constructor(
-    setting: string,
-    what: string,
-    port: number,
-    host: string,
-    options?: ErrorOptions
-  ) {
+  constructor(setting: string, what: string, port: number, host: string, options?: ErrorOptions) {
     super(
       'ERR_PORT_IN_USE',
       `${what} cannot listen on ${host}:${port}: the port is already in use (another Firth running?). ` +
