@@ -9,6 +9,7 @@ import { negotiate, type Negotiated } from './negotiate.ts';
 import { handleCar, handleRaw } from './trustless.ts';
 import { GatewayError, type Body, type GatewayRequest, type GatewayResponse } from './types.ts';
 import { protocolHandlerRedirect } from './protocol-handler.ts';
+import { absoluteTarget, acceptTunnels } from './proxy.ts';
 import { handleTar } from './unixfs/tar.ts';
 import { escapePath } from './url.ts';
 
@@ -54,6 +55,7 @@ export function createGateway(init: GatewayInit): Gateway {
   const server = http.createServer((req, res) => {
     void handle(req, res);
   });
+  acceptTunnels(server);
   return { server, handle };
 }
 
@@ -137,8 +139,9 @@ function parseCid(text: string): CID {
   }
 }
 
-function hostOf(req: IncomingMessage): { name: string; port: string } {
-  const host = (req.headers['x-forwarded-host'] as string | undefined) ?? req.headers.host ?? '';
+function hostOf(req: IncomingMessage, absoluteHost: string | undefined): { name: string; port: string } {
+  const host =
+    (req.headers['x-forwarded-host'] as string | undefined) ?? absoluteHost ?? req.headers.host ?? '';
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
   return { name: (m?.[1] ?? '').toLowerCase(), port: m?.[2] ?? '' };
 }
@@ -165,12 +168,14 @@ async function route(
       allow: 'GET, HEAD, OPTIONS'
     });
   }
-  const rawUrl = req.url ?? '/';
-  if (rawUrl.length > MAX_URL) throw new GatewayError(414, `the URL is longer than ${MAX_URL} characters`);
+  if ((req.url ?? '').length > MAX_URL)
+    throw new GatewayError(414, `the URL is longer than ${MAX_URL} characters`);
+  const absolute = absoluteTarget(req.url ?? '/');
+  const rawUrl = absolute?.path ?? req.url ?? '/';
   const qIndex = rawUrl.indexOf('?');
   const rawPath = qIndex < 0 ? rawUrl : rawUrl.slice(0, qIndex);
   const query = new URLSearchParams(qIndex < 0 ? '' : rawUrl.slice(qIndex + 1));
-  const host = hostOf(req);
+  const host = hostOf(req, absolute?.host);
   const domain = init.domain.toLowerCase();
 
   let target: Target;
