@@ -1,13 +1,23 @@
 // The deal timeline: every state a deal passes is recorded once, with its time, even when the deal
 // worker's poll sees the deal jump several states at once (accepted straight to active). Runs the
 // real deal worker and leases on SQLite and PostgreSQL; the network is a scripted provider and chain.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DealNetwork, ProviderStatus } from '../../filecoin/deals/network.ts';
 import { createDealQueries } from '../../filecoin/deals/queries.ts';
 import { createDealWorker } from '../../filecoin/deals/worker.ts';
 import { createLeases } from '../../filecoin/store/leases.ts';
 import { dealJson } from '../../gateway/api/routes/deals.ts';
+import { openDatabase } from '../../server/db/database.ts';
+import { migrations } from '../../server/db/migrations.ts';
+import type { Database } from '../../server/db/schema.ts';
+import { openSqlite } from '../../server/db/sqlite-dialect.ts';
 import { DATABASES, freshDatabase } from '../helpers/databases.ts';
+import { createTempPostgres } from '../helpers/postgres.ts';
 
 const quiet = { info() {}, warn() {} };
 
@@ -258,5 +268,106 @@ describe.each(DATABASES)('deal timeline on %s', (kind) => {
       'published'
     ]);
     for (const step of timeline) expect(step, step.step).toMatchObject({ at: expect.any(String) });
+  });
+});
+
+describe.each(DATABASES)('deal timeline migration on %s', (kind) => {
+  /** A database migrated up to (not including) 0008, as a service before this change left it. */
+  async function legacyDatabase() {
+    let db: Kysely<Database>;
+    let dialect: 'sqlite' | 'postgres';
+    let dataDir: string;
+    let drop: () => Promise<void>;
+    let url: string | undefined;
+    if (kind === 'sqlite') {
+      dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-db-'));
+      db = new Kysely<Database>({ dialect: openSqlite(path.join(dataDir, 'firth.sqlite')).dialect });
+      dialect = 'sqlite';
+      drop = () => fs.rm(dataDir, { recursive: true, force: true });
+    } else {
+      const temp = await createTempPostgres();
+      db = new Kysely<Database>({
+        dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: temp.url, max: 2 }) })
+      });
+      dialect = 'postgres';
+      dataDir = os.tmpdir();
+      drop = temp.drop;
+      url = temp.url;
+    }
+    const before = Object.fromEntries(Object.entries(migrations(dialect)).filter(([name]) => name < '0008'));
+    const { error } = await new Migrator({
+      db,
+      provider: { getMigrations: async () => before }
+    }).migrateToLatest();
+    expect(error).toBeUndefined();
+    return { db, dataDir, drop, url };
+  }
+
+  it('gives the steps of deals recorded before it the best time known, in order', async () => {
+    const legacy = await legacyDatabase();
+    const now = Date.now();
+    const { id: pieceId } = await legacy.db
+      .insertInto('pieces')
+      .values({
+        kind: 'single',
+        state: 'ready',
+        replication: 6,
+        items: 1,
+        bytes: 1,
+        last_error: '',
+        next_run_at: now,
+        attempts: 0,
+        created_at: now,
+        updated_at: now
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const deal = (uuid: string, state: 'active' | 'published', times: Record<string, number>) => ({
+      piece_id: pieceId,
+      provider_actor: 1000,
+      uuid,
+      state,
+      message: '',
+      verified: 0,
+      label: '',
+      price_per_epoch: '0',
+      provider_collateral: '0',
+      transfer_size: 1,
+      bytes_received: 1,
+      next_run_at: now,
+      attempts: 0,
+      created_at: now - 10_000,
+      updated_at: now,
+      ...times
+    });
+    // Seen jumping from accepted to active, and from accepted to published.
+    await legacy.db
+      .insertInto('deals')
+      .values([
+        deal('jumped-to-active', 'active', { accepted_at: now - 9000, activated_at: now - 1000 }),
+        deal('jumped-to-published', 'published', { accepted_at: now - 8000, published_at: now - 2000 })
+      ])
+      .execute();
+    await legacy.db.destroy();
+
+    const reopened = await openDatabase({ dataDir: legacy.dataDir, databaseUrl: legacy.url });
+    try {
+      const queries = createDealQueries(reopened.db);
+      const rows = await reopened.db.selectFrom('deals').select(['id', 'uuid']).orderBy('id').execute();
+      const steps: Record<string, string[]> = {
+        'jumped-to-active': ['proposed', 'accepted', 'transferring', 'transferred', 'published', 'active'],
+        'jumped-to-published': ['proposed', 'accepted', 'transferring', 'transferred', 'published']
+      };
+      for (const r of rows) {
+        const timeline = dealJson(await queries.deal(Number(r.id), 0, true), 't', null).timeline;
+        expect(timeline.map((s) => s.step)).toEqual(steps[r.uuid]);
+        for (const s of timeline) expect(s.at, `${r.uuid} ${s.step}`).not.toBeNull();
+        const times = timeline.map((s) => Date.parse(s.at!));
+        expect(times).toEqual(times.toSorted((a, b) => a - b));
+      }
+    } finally {
+      await reopened.close();
+      await legacy.drop();
+    }
   });
 });
