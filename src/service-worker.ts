@@ -8,12 +8,14 @@
  * files) so the app opens with no network, and keeps API traffic out of every cache.
  *
  * - Install: one cache per build (`firth-shell-<version>`), filled with `build` + `files` + the shell.
- * - Activate: deletes the caches of older builds, then controls the open pages at once.
- * - Navigations: network first (a fresh shell when online), the precached shell when offline.
- * - Built and static files: cache first; they are content-hashed or versioned with the build.
+ * - Navigations: the shell from this worker's own precache, online or not, so the page always runs the
+ *   build whose chunks this worker holds (a network shell from a rebuilt service would name chunks that
+ *   no cache has once the service is down). The network answers only if the precache lost the shell.
+ * - Built and static files: cache first, from this build's cache or an older build's still kept (a page
+ *   opened before an update keeps loading its own lazy chunks); on demand from the network otherwise.
  * - `/api/*`: never touched (the browser handles it as if there were no worker).
  * - Updates: a new build installs in the background and waits; on the next full navigation from the only
- *   open window it takes over, so a page never runs against another build's chunks.
+ *   open window it takes over. Older builds' caches are deleted once no page can still be running them.
  */
 import { base, build, files, version } from '$service-worker';
 
@@ -38,19 +40,26 @@ sw.addEventListener('install', (event) => {
   );
 });
 
+/**
+ * Whether this worker took over from an older one at a navigation (`SKIP_WAITING`): the page being opened
+ * then runs the older build, whose cache must stay until a later navigation. Otherwise a waiting worker
+ * activates only once no page runs the older build.
+ */
+let handedOver = false;
+
 sw.addEventListener('activate', (event) => {
   event.waitUntil(
     (async () => {
-      for (const key of await caches.keys()) {
-        if (key.startsWith(CACHE_PREFIX) && key !== CACHE) await caches.delete(key);
-      }
+      if (!handedOver) await deleteOlderCaches();
       await sw.clients.claim();
     })()
   );
 });
 
 sw.addEventListener('message', (event) => {
-  if ((event.data as { type?: unknown } | null)?.type === SKIP_WAITING) void sw.skipWaiting();
+  if ((event.data as { type?: unknown } | null)?.type !== SKIP_WAITING) return;
+  handedOver = true;
+  event.waitUntil(sw.skipWaiting());
 });
 
 sw.addEventListener('fetch', (event) => {
@@ -71,24 +80,27 @@ sw.addEventListener('fetch', (event) => {
 
 async function navigate(request: Request): Promise<Response> {
   await handOverToWaitingWorker();
-  try {
-    const response = await fetch(request);
-    // A service that is down behind a proxy answers 5xx: the cached shell still runs the app offline-first.
-    if (response.status < 500) return response;
-    return (await cachedShell()) ?? response;
-  } catch (err) {
-    const shell = await cachedShell();
-    if (shell !== undefined) return shell;
-    throw err;
-  }
+  const shell = await cachedShell();
+  if (shell !== undefined) return shell;
+  return fetch(request);
 }
 
 /** A waiting (newer) worker takes over on a full navigation, unless another window still runs this build. */
 async function handOverToWaitingWorker(): Promise<void> {
   const waiting = sw.registration.waiting;
-  if (waiting === null) return;
   const windows = await sw.clients.matchAll({ type: 'window' });
+  if (waiting === null) {
+    // This build is the newest: after this navigation the only window runs it, so older caches can go.
+    if (sw.registration.installing === null && windows.length <= 1) await deleteOlderCaches();
+    return;
+  }
   if (windows.length <= 1) waiting.postMessage({ type: SKIP_WAITING });
+}
+
+async function deleteOlderCaches(): Promise<void> {
+  for (const key of await caches.keys()) {
+    if (key.startsWith(CACHE_PREFIX) && key !== CACHE) await caches.delete(key);
+  }
 }
 
 async function cachedShell(): Promise<Response | undefined> {
@@ -98,7 +110,8 @@ async function cachedShell(): Promise<Response | undefined> {
 
 async function cacheFirst(request: Request, pathname: string): Promise<Response> {
   const cache = await caches.open(CACHE);
-  const cached = await cache.match(pathname);
+  // Hashed names never clash between builds: an older build's cache serves a page still running it.
+  const cached = (await cache.match(pathname)) ?? (await caches.match(pathname));
   if (cached !== undefined) return cached;
   const response = await fetch(request);
   // Immutable chunks loaded on demand (the import worker's, say) join this build's cache.
