@@ -501,6 +501,9 @@ export class UploadManager {
             status = await this.#pinning.get(item.record.requestid!, { signal });
           }
           failures = 0;
+          const contentId = Number(status.info.content_id);
+          if (Number.isSafeInteger(contentId) && contentId > 0 && contentId !== item.record.contentId)
+            await this.#save(item, { contentId });
           const topic = status.info.status_topic;
           if (topic !== undefined && topic !== item.record.statusTopic) {
             this.#listen(topic);
