@@ -11,11 +11,12 @@
  * - Navigations: the shell from this worker's own precache, online or not, so the page always runs the
  *   build whose chunks this worker holds (a network shell from a rebuilt service would name chunks that
  *   no cache has once the service is down). The network answers only if the precache lost the shell.
- * - Built and static files: cache first, from this build's cache or an older build's still kept (a page
- *   opened before an update keeps loading its own lazy chunks); on demand from the network otherwise.
+ * - Built and static files: cache first, from this build's cache (or another build's, while both exist);
+ *   on demand from the network otherwise.
  * - `/api/*`: never touched (the browser handles it as if there were no worker).
  * - Updates: a new build installs in the background and waits; on the next full navigation from the only
- *   open window it takes over. Older builds' caches are deleted once no page can still be running them.
+ *   open window that navigation gets the new build's shell and the new worker takes over (deleting the
+ *   older caches), so a page never runs against a cache that lacks its chunks.
  */
 import { base, build, files, version } from '$service-worker';
 
@@ -40,26 +41,17 @@ sw.addEventListener('install', (event) => {
   );
 });
 
-/**
- * Whether this worker took over from an older one at a navigation (`SKIP_WAITING`): the page being opened
- * then runs the older build, whose cache must stay until a later navigation. Otherwise a waiting worker
- * activates only once no page runs the older build.
- */
-let handedOver = false;
-
 sw.addEventListener('activate', (event) => {
   event.waitUntil(
     (async () => {
-      if (!handedOver) await deleteOlderCaches();
+      await deleteOlderCaches();
       await sw.clients.claim();
     })()
   );
 });
 
 sw.addEventListener('message', (event) => {
-  if ((event.data as { type?: unknown } | null)?.type !== SKIP_WAITING) return;
-  handedOver = true;
-  event.waitUntil(sw.skipWaiting());
+  if ((event.data as { type?: unknown } | null)?.type === SKIP_WAITING) event.waitUntil(sw.skipWaiting());
 });
 
 sw.addEventListener('fetch', (event) => {
@@ -79,22 +71,28 @@ sw.addEventListener('fetch', (event) => {
 });
 
 async function navigate(request: Request): Promise<Response> {
-  await handOverToWaitingWorker();
-  const shell = await cachedShell();
+  const shell = (await handOverToWaitingWorker()) ?? (await cachedShell());
   if (shell !== undefined) return shell;
   return fetch(request);
 }
 
-/** A waiting (newer) worker takes over on a full navigation, unless another window still runs this build. */
-async function handOverToWaitingWorker(): Promise<void> {
-  const waiting = sw.registration.waiting;
+/**
+ * A waiting (newer) worker takes over on a full navigation, unless another window still runs this build:
+ * the page opened then is the newer build's shell, from its precache, so that it never needs a chunk of the
+ * cache the newer worker deletes when it activates. Returns that shell, or undefined if no hand-over.
+ */
+async function handOverToWaitingWorker(): Promise<Response | undefined> {
+  const { waiting, installing } = sw.registration;
+  if (waiting === null || installing !== null) return undefined;
   const windows = await sw.clients.matchAll({ type: 'window' });
-  if (waiting === null) {
-    // This build is the newest: after this navigation the only window runs it, so older caches can go.
-    if (sw.registration.installing === null && windows.length <= 1) await deleteOlderCaches();
-    return;
-  }
-  if (windows.length <= 1) waiting.postMessage({ type: SKIP_WAITING });
+  if (windows.length > 1) return undefined;
+  // Caches are listed in the order they were made: the last one is the waiting worker's, complete (it
+  // installed) since nothing is installing.
+  const newest = (await caches.keys()).filter((k) => k.startsWith(CACHE_PREFIX)).pop();
+  const shell = newest === undefined ? undefined : await (await caches.open(newest)).match(SHELL);
+  if (shell === undefined) return undefined;
+  waiting.postMessage({ type: SKIP_WAITING });
+  return shell;
 }
 
 async function deleteOlderCaches(): Promise<void> {
@@ -103,18 +101,20 @@ async function deleteOlderCaches(): Promise<void> {
   }
 }
 
+// `caches.match` with a cache name, not `caches.open`: opening would make anew a cache that a newer worker
+// deleted, and the newest cache must be the newest build's.
 async function cachedShell(): Promise<Response | undefined> {
-  const cache = await caches.open(CACHE);
-  return cache.match(SHELL);
+  return caches.match(SHELL, { cacheName: CACHE });
 }
 
 async function cacheFirst(request: Request, pathname: string): Promise<Response> {
-  const cache = await caches.open(CACHE);
-  // Hashed names never clash between builds: an older build's cache serves a page still running it.
-  const cached = (await cache.match(pathname)) ?? (await caches.match(pathname));
+  // Hashed names never clash between builds: another build's cache may serve it as well.
+  const cached = (await caches.match(pathname, { cacheName: CACHE })) ?? (await caches.match(pathname));
   if (cached !== undefined) return cached;
   const response = await fetch(request);
-  // Immutable chunks loaded on demand (the import worker's, say) join this build's cache.
-  if (response.ok && response.type === 'basic') await cache.put(pathname, response.clone());
+  // Immutable chunks loaded on demand (the import worker's, say) join this build's cache, while it exists.
+  if (response.ok && response.type === 'basic' && (await caches.has(CACHE))) {
+    await (await caches.open(CACHE)).put(pathname, response.clone());
+  }
   return response;
 }
