@@ -8,12 +8,15 @@
  * files) so the app opens with no network, and keeps API traffic out of every cache.
  *
  * - Install: one cache per build (`firth-shell-<version>`), filled with `build` + `files` + the shell.
- * - Activate: deletes the caches of older builds, then controls the open pages at once.
- * - Navigations: network first (a fresh shell when online), the precached shell when offline.
- * - Built and static files: cache first; they are content-hashed or versioned with the build.
+ * - Navigations: the shell from this worker's own precache, online or not, so the page always runs the
+ *   build whose chunks this worker holds (a network shell from a rebuilt service would name chunks that
+ *   no cache has once the service is down). The network answers only if the precache lost the shell.
+ * - Built and static files: cache first, from this build's cache (or another build's, while both exist);
+ *   on demand from the network otherwise.
  * - `/api/*`: never touched (the browser handles it as if there were no worker).
  * - Updates: a new build installs in the background and waits; on the next full navigation from the only
- *   open window it takes over, so a page never runs against another build's chunks.
+ *   open window that navigation gets the new build's shell and the new worker takes over (deleting the
+ *   older caches), so a page never runs against a cache that lacks its chunks.
  */
 import { base, build, files, version } from '$service-worker';
 
@@ -41,16 +44,14 @@ sw.addEventListener('install', (event) => {
 sw.addEventListener('activate', (event) => {
   event.waitUntil(
     (async () => {
-      for (const key of await caches.keys()) {
-        if (key.startsWith(CACHE_PREFIX) && key !== CACHE) await caches.delete(key);
-      }
+      await deleteOlderCaches();
       await sw.clients.claim();
     })()
   );
 });
 
 sw.addEventListener('message', (event) => {
-  if ((event.data as { type?: unknown } | null)?.type === SKIP_WAITING) void sw.skipWaiting();
+  if ((event.data as { type?: unknown } | null)?.type === SKIP_WAITING) event.waitUntil(sw.skipWaiting());
 });
 
 sw.addEventListener('fetch', (event) => {
@@ -70,38 +71,50 @@ sw.addEventListener('fetch', (event) => {
 });
 
 async function navigate(request: Request): Promise<Response> {
-  await handOverToWaitingWorker();
-  try {
-    const response = await fetch(request);
-    // A service that is down behind a proxy answers 5xx: the cached shell still runs the app offline-first.
-    if (response.status < 500) return response;
-    return (await cachedShell()) ?? response;
-  } catch (err) {
-    const shell = await cachedShell();
-    if (shell !== undefined) return shell;
-    throw err;
+  const shell = (await handOverToWaitingWorker()) ?? (await cachedShell());
+  if (shell !== undefined) return shell;
+  return fetch(request);
+}
+
+/**
+ * A waiting (newer) worker takes over on a full navigation, unless another window still runs this build:
+ * the page opened then is the newer build's shell, from its precache, so that it never needs a chunk of the
+ * cache the newer worker deletes when it activates. Returns that shell, or undefined if no hand-over.
+ */
+async function handOverToWaitingWorker(): Promise<Response | undefined> {
+  const { waiting, installing } = sw.registration;
+  if (waiting === null || installing !== null) return undefined;
+  const windows = await sw.clients.matchAll({ type: 'window' });
+  if (windows.length > 1) return undefined;
+  // Caches are listed in the order they were made: the last one is the waiting worker's, complete (it
+  // installed) since nothing is installing.
+  const newest = (await caches.keys()).filter((k) => k.startsWith(CACHE_PREFIX)).pop();
+  const shell = newest === undefined ? undefined : await (await caches.open(newest)).match(SHELL);
+  if (shell === undefined) return undefined;
+  waiting.postMessage({ type: SKIP_WAITING });
+  return shell;
+}
+
+async function deleteOlderCaches(): Promise<void> {
+  for (const key of await caches.keys()) {
+    if (key.startsWith(CACHE_PREFIX) && key !== CACHE) await caches.delete(key);
   }
 }
 
-/** A waiting (newer) worker takes over on a full navigation, unless another window still runs this build. */
-async function handOverToWaitingWorker(): Promise<void> {
-  const waiting = sw.registration.waiting;
-  if (waiting === null) return;
-  const windows = await sw.clients.matchAll({ type: 'window' });
-  if (windows.length <= 1) waiting.postMessage({ type: SKIP_WAITING });
-}
-
+// `caches.match` with a cache name, not `caches.open`: opening would make anew a cache that a newer worker
+// deleted, and the newest cache must be the newest build's.
 async function cachedShell(): Promise<Response | undefined> {
-  const cache = await caches.open(CACHE);
-  return cache.match(SHELL);
+  return caches.match(SHELL, { cacheName: CACHE });
 }
 
 async function cacheFirst(request: Request, pathname: string): Promise<Response> {
-  const cache = await caches.open(CACHE);
-  const cached = await cache.match(pathname);
+  // Hashed names never clash between builds: another build's cache may serve it as well.
+  const cached = (await caches.match(pathname, { cacheName: CACHE })) ?? (await caches.match(pathname));
   if (cached !== undefined) return cached;
   const response = await fetch(request);
-  // Immutable chunks loaded on demand (the import worker's, say) join this build's cache.
-  if (response.ok && response.type === 'basic') await cache.put(pathname, response.clone());
+  // Immutable chunks loaded on demand (the import worker's, say) join this build's cache, while it exists.
+  if (response.ok && response.type === 'basic' && (await caches.has(CACHE))) {
+    await (await caches.open(CACHE)).put(pathname, response.clone());
+  }
   return response;
 }

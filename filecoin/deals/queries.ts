@@ -467,18 +467,23 @@ export function createDealQueries(db: Kysely<Database>) {
      * The user's contents that have deals, newest first, each with its deal summary (Estuary's
      * `/content/deals`). One page of contents, then one grouped query for their deals.
      */
-    async contentsWithDeals(userId: number, page: { limit: number; offset: number }) {
+    async contentsWithDeals(userId: number, page: { limit: number; offset: number; ids?: number[] }) {
+      if (page.ids?.length === 0) return [] as ContentWithDeals[];
       const contents = await db
         .selectFrom('contents')
         .select(['id', 'cid', 'name', 'size', 'created_at', 'replication'])
         .where('user_id', '=', userId)
         .where('pin_status', '!=', 'removed')
-        .where(({ exists, selectFrom }) =>
-          exists(
-            selectFrom('piece_members')
-              .innerJoin('deals', 'deals.piece_id', 'piece_members.piece_id')
-              .select('deals.id')
-              .whereRef('piece_members.content_id', '=', 'contents.id')
+        // Asked by id: every one of them, deals or not yet (its summary then says 0 of its target).
+        .$if(page.ids !== undefined, (qb) => qb.where('id', 'in', page.ids!))
+        .$if(page.ids === undefined, (qb) =>
+          qb.where(({ exists, selectFrom }) =>
+            exists(
+              selectFrom('piece_members')
+                .innerJoin('deals', 'deals.piece_id', 'piece_members.piece_id')
+                .select('deals.id')
+                .whereRef('piece_members.content_id', '=', 'contents.id')
+            )
           )
         )
         .orderBy('created_at', 'desc')

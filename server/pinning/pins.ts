@@ -186,7 +186,12 @@ export function createPins(init: PinsInit) {
   function toJson(c: Content, meta: Record<string, string>): PinStatusJson {
     const pin: PinStatusJson['pin'] = { cid: c.cid, origins: JSON.parse(c.origins) as string[], meta };
     if (c.name !== '') pin.name = c.name;
-    const info: Record<string, string> = { dag_size: String(c.dag_size), blocks: String(c.blocks) };
+    // content_id: the content this pin made (its page in the app, `/api/content/:id`).
+    const info: Record<string, string> = {
+      dag_size: String(c.dag_size),
+      blocks: String(c.blocks),
+      content_id: String(c.id)
+    };
     if (c.status_details !== '') info.status_details = c.status_details;
     if (init.statusTopic != null) info.status_topic = init.statusTopic(c.user_id);
     return {

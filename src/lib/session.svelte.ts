@@ -3,6 +3,7 @@ import {
   errorMessage,
   hashToken,
   isApiError,
+  onServiceBack,
   PERM_ADMIN,
   type FirthApi,
   type Viewer
@@ -10,6 +11,14 @@ import {
 
 /** localStorage key holding the bearer token. */
 export const TOKEN_KEY = 'firth.token';
+/** localStorage key holding the last viewer loaded with that token, for opening offline. */
+export const VIEWER_KEY = 'firth.viewer';
+
+/** The viewer as last loaded, kept with the hash of the token it was loaded with. */
+interface CachedViewer {
+  tokenHash: string;
+  viewer: Viewer;
+}
 
 export type SessionStatus = 'loading' | 'signed-in' | 'signed-out' | 'unavailable';
 
@@ -40,6 +49,7 @@ export class Session {
   #notice = $state<string | null>(null);
   #error = $state<string | null>(null);
   #ended = $state<SessionEnd | null>(null);
+  #offline = $state(false);
   #init: Promise<void> | null = null;
   readonly #api: FirthApi;
   readonly #storage: () => TokenStorage | undefined;
@@ -89,6 +99,14 @@ export class Session {
     return this.#error;
   }
 
+  /**
+   * Signed in from what this device remembers (the viewer last loaded with this token), because the service
+   * cannot be reached; the session is checked with the service again as soon as it answers.
+   */
+  get offline(): boolean {
+    return this.#offline;
+  }
+
   /** Reads the stored token and loads the viewer, once; later calls wait for the same work. */
   init(): Promise<void> {
     this.#init ??= this.#start();
@@ -104,6 +122,8 @@ export class Session {
         else void this.#adopt(event.newValue);
       });
     }
+    // Whatever failed while the service was unreachable is tried again when it answers.
+    onServiceBack(() => void this.refresh());
     const token = this.#storage()?.getItem(TOKEN_KEY) ?? null;
     if (token === null) {
       this.#status = 'signed-out';
@@ -112,9 +132,9 @@ export class Session {
     await this.#adopt(token);
   }
 
-  /** Reloads the viewer with the current token (after an `unavailable` start, say). */
+  /** Reloads the viewer with the current token (after an `unavailable` or offline start, say). */
   async refresh(): Promise<void> {
-    if (this.#token !== null) await this.#adopt(this.#token);
+    if (this.#token !== null && this.#error !== null) await this.#adopt(this.#token);
   }
 
   /** Keeps a fresh token from `/api/login` or `/api/register` and loads the viewer; throws if that fails. */
@@ -168,14 +188,45 @@ export class Session {
     } catch (err) {
       if (this.#token !== token) return;
       // A refused token has already been cleared by `expire()`; anything else keeps it for a retry.
-      if (this.#status !== 'signed-out') {
+      if (this.#status === 'signed-out') return;
+      this.#error = errorMessage(err);
+      // Unreachable: stay signed in as this device last knew it, so the queue and the pages work offline.
+      const unreachable = isApiError(err) && (err.status === 0 || err.status >= 500);
+      const cached = unreachable ? await this.#cachedViewer(token) : null;
+      if (this.#token !== token) return;
+      if (cached !== null) {
+        this.#viewer = cached.viewer;
+        this.#tokenHash = cached.tokenHash;
+        this.#offline = true;
+        this.#status = 'signed-in';
+      } else if (this.#status !== 'signed-in') {
         this.#status = 'unavailable';
-        this.#error = errorMessage(err);
       }
     }
   }
 
+  async #cachedViewer(token: string): Promise<CachedViewer | null> {
+    try {
+      const raw = this.#storage()?.getItem(VIEWER_KEY);
+      if (raw == null) return null;
+      const cached = JSON.parse(raw) as CachedViewer;
+      const hash = await hashToken(token);
+      return cached.tokenHash === hash && typeof cached.viewer?.id === 'number' ? cached : null;
+    } catch {
+      return null;
+    }
+  }
+
   #set(viewer: Viewer, tokenHash: string | null): void {
+    if (tokenHash !== null) {
+      const cached: CachedViewer = { tokenHash, viewer };
+      try {
+        this.#storage()?.setItem(VIEWER_KEY, JSON.stringify(cached));
+      } catch {
+        // Storage full or disabled: only opening offline loses the account.
+      }
+    }
+    this.#offline = false;
     this.#viewer = viewer;
     this.#tokenHash = tokenHash;
     this.#ended = null;
@@ -185,6 +236,8 @@ export class Session {
 
   #clear(ended: SessionEnd, notice: string | null): void {
     this.#storage()?.removeItem(TOKEN_KEY);
+    this.#storage()?.removeItem(VIEWER_KEY);
+    this.#offline = false;
     this.#token = null;
     this.#tokenHash = null;
     this.#viewer = null;

@@ -16,6 +16,7 @@ describe('dashboards in the app', () => {
   let origin: string;
   let session: string;
   let provider: string;
+  let contentId: number;
 
   beforeAll(async () => {
     assertAppBuilt();
@@ -43,6 +44,7 @@ describe('dashboards in the app', () => {
       if (Date.now() > deadline) throw new Error(`deals did not complete: ${JSON.stringify(body.summary)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
+    contentId = estuaryId;
     await service.node.tracking.meter.flush();
     provider = service.node.filecoin.devnetProviders[0]!.actorId;
     browser = await launchBrowser();
@@ -106,12 +108,53 @@ describe('dashboards in the app', () => {
     expect(await log.textContent()).toContain('activated');
   }, 60_000);
 
+  it('fits the providers table in a laptop-wide window, every column shown', async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    try {
+      await page.goto(`${origin}/providers`);
+      const table = page.getByTestId('providers-table');
+      await table.locator('tbody tr').first().waitFor();
+      const fit = await table.evaluate((t) => {
+        const box = t.parentElement!;
+        return {
+          scroll: box.scrollWidth,
+          client: box.clientWidth,
+          page: document.documentElement.scrollWidth
+        };
+      });
+      expect(fit.scroll).toBeLessThanOrEqual(fit.client);
+      expect(fit.page).toBeLessThanOrEqual(1280);
+      // The last column is on screen, not cut off.
+      const last = await table.getByRole('columnheader', { name: 'Transfer speed' }).boundingBox();
+      expect(last!.x + last!.width).toBeLessThanOrEqual(1280);
+    } finally {
+      await page.setViewportSize(VIEWPORT);
+    }
+  }, 60_000);
+
+  it("shows each content's active deals on My content, linking to its page", async () => {
+    await page.goto(`${origin}/login`);
+    await page.evaluate((t) => localStorage.setItem('firth.token', t), session);
+    await page.goto(`${origin}/`);
+    const item = page
+      .getByRole('listitem')
+      .filter({ has: page.getByRole('link', { name: 'c.bin', exact: true }) });
+    const active = item.getByTestId('active-deals');
+    await active.waitFor();
+    expect(await active.textContent()).toBe('6 of 6 active');
+    expect(await active.getAttribute('href')).toBe(`/content/${contentId}`);
+  }, 60_000);
+
   it("draws the signed-in user's bandwidth and, for the admin, everyone's", async () => {
     await page.goto(`${origin}/login`);
     await page.evaluate((t) => localStorage.setItem('firth.token', t), session);
     await page.goto(`${origin}/dashboard`);
     await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
     await page.getByRole('heading', { name: 'All bandwidth (admin)' }).waitFor();
+    // Each section is headed once (the chart under it has a title of its own).
+    await page.locator('figure.chart').first().waitFor();
+    expect(await page.getByText('My bandwidth', { exact: true }).count()).toBe(1);
+    expect(await page.getByText(/^All bandwidth/).count()).toBe(1);
     const summaries = await expectCharts(2);
     expect(summaries[0]).toMatch(/HTTP uploads: 1\.50 MiB in total/);
     expect(summaries[0]).toMatch(/Gateway out: 1\.50 MiB in total/);

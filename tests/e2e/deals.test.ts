@@ -56,5 +56,17 @@ describe('deals in the app', () => {
     expect(await progress.getAttribute('aria-valuenow')).toBe('6');
     const deals = page.locator('ul.deals > li');
     expect(await deals.count()).toBe(6);
+    const contentPath = new URL(page.url()).pathname;
+
+    // The pinned upload's card says so too, and links to the content page.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Upload' }).click();
+    const active = page
+      .getByRole('listitem', { name: 'report.bin', exact: true })
+      .getByTestId('active-deals');
+    await active.waitFor({ timeout: 30_000 });
+    expect(await active.textContent()).toBe('6 of 6 active');
+    expect(await active.getAttribute('href')).toBe(contentPath);
+    await active.click();
+    await page.waitForURL(`${origin}${contentPath}`);
   }, 180_000);
 });

@@ -544,6 +544,44 @@ describe.each(DATABASES)('deal routes on %s', (kind) => {
     }
   });
 
+  it('summarises the deals of the contents asked for by id (the app\'s "n of 6 active")', async () => {
+    const { db } = database;
+    const alice = Number(
+      (await db.selectFrom('users').select('id').where('username', '=', 'alice').executeTakeFirstOrThrow()).id
+    );
+    // A content with no deal yet is summarised too: 0 of its target.
+    const fresh = await insertContent(db, {
+      user_id: alice,
+      cid: CID_A,
+      name: 'no-deals-yet',
+      size: 10,
+      dag_size: 10,
+      blocks: 1,
+      type: 1,
+      replication: 6,
+      pin_status: 'pinned',
+      origins: '[]',
+      pin_meta: '{}',
+      status_details: ''
+    });
+    try {
+      const q = `/content/deals?ids=${ids.big},${fresh.id},${ids.bobs}`;
+      const r = await call(base, 'GET', q, { token: tokens.alice });
+      expect(r.status).toBe(200);
+      const byId = new Map(r.json.map((c: any) => [c.id, c.summary]));
+      // Bob's content is not Alice's to see.
+      expect([...byId.keys()].sort()).toEqual([ids.big, Number(fresh.id)].sort());
+      expect(byId.get(ids.big)).toMatchObject({ active: 2, target: 3 });
+      expect(byId.get(Number(fresh.id))).toMatchObject({ active: 0, target: 6, total: 0 });
+      expect((await call(base, 'GET', '/content/deals?ids=', { token: tokens.alice })).json).toEqual([]);
+      for (const bad of ['ids=x', 'ids=1,,2', 'ids=-3']) {
+        expect((await call(base, 'GET', `/content/deals?${bad}`, { token: tokens.alice })).status).toBe(400);
+      }
+    } finally {
+      await db.deleteFrom('contents').where('id', '=', fresh.id).execute();
+    }
+  });
+
   it('logs failures for their owner, and publicly without user data', async () => {
     const mine = await call(base, 'GET', '/deals/failures', { token: tokens.alice });
     expect(mine.status).toBe(200);

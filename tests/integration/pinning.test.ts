@@ -572,6 +572,12 @@ describe.each(backends)('IPFS Pinning Service API on $name', ({ postgres }) => {
     const done = await waitForStatus(client, pin.requestid, [Status.Pinned, Status.Failed]);
     expect(done.status, JSON.stringify(done.info)).toBe(Status.Pinned);
     expect(done.info?.dag_size).toBe('200000');
+    // The content the pin made, so that the app can link to its page.
+    const content = await fetch(`${service.apiUrl}/api/content/${done.info?.content_id}`, {
+      headers: { authorization: `Bearer ${alice.apiKey}` }
+    });
+    expect(content.status).toBe(200);
+    expect(((await content.json()) as { cid: string }).cid).toBe(cid);
   });
 
   it('check 9: POST /pins/{requestid} replaces a pin: 202, a new requestid, the old one 404', async () => {

@@ -34,6 +34,14 @@ function idParam(text: string, what: string): number {
   return id;
 }
 
+/** `?ids=3,7,9`: only these contents (at most MAX_PAGE); undefined when not given. */
+function contentIdsParam(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const ids = text === '' ? [] : [...new Set(text.split(',').map((t) => idParam(t.trim(), 'content id')))];
+  if (ids.length > MAX_PAGE) throw new InvalidInputError('ERR_INVALID_INPUT', `at most ${MAX_PAGE} ids`);
+  return ids;
+}
+
 /**
  * The steps a deal went through, in order, each with when it reached it. The deal worker gives every
  * step it passes a time, so `at` is null only for a deal recorded before it did (reached, time unknown).
@@ -272,7 +280,8 @@ export async function dealsRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   app.get('/content/deals', { preHandler: [user, on] }, async (req) => {
     const rows = await deals().queries.contentsWithDeals(userOf(req).user.id, {
       limit: limitOf(req),
-      offset: pageParam(q(req).offset, 'offset', 0, 1e12)
+      offset: pageParam(q(req).offset, 'offset', 0, 1e12),
+      ids: contentIdsParam(q(req).ids)
     });
     return rows.map((c) => ({
       id: c.id,

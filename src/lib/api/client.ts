@@ -1,4 +1,5 @@
 import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK, toApiError } from './errors';
+import { reportReachability } from './reachability';
 import type {
   AdminUser,
   ApiKey,
@@ -132,8 +133,10 @@ class ApiClient implements FirthApi {
     } catch (err) {
       // An abort is the caller's decision, not a failure to report.
       if (call.signal?.aborted) throw err;
+      reportReachability(0);
       throw new ApiError(0, ERR_NETWORK, '', { cause: err });
     }
+    reportReachability(response.status);
 
     const text = await response.text();
     if (!response.ok) {

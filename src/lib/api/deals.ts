@@ -100,6 +100,14 @@ export interface ContentDeals {
   pieces: PieceInfo[];
 }
 
+/** One row of `GET /api/content/deals?ids=…`: a content and how its deals stand. */
+export interface ContentDealSummary {
+  id: number;
+  cid: string;
+  replication: number;
+  summary: DealSummary;
+}
+
 export interface InclusionProof {
   position: number;
   pieceCid: string | null;
@@ -181,6 +189,8 @@ interface Options {
 /** The deal, wallet and provider routes. Every method throws `ApiError` when the service refuses. */
 export interface DealsApi {
   contentDeals(id: number, options?: Options): Promise<ContentDeals>;
+  /** How the deals of these contents (the signed-in user's) stand, one row each; 503 without Filecoin. */
+  dealSummaries(ids: number[], options?: Options): Promise<ContentDealSummary[]>;
   proof(id: number, options?: Options): Promise<ContentProof>;
   chainDeal(dealId: number, options?: Options): Promise<ChainDealInfo>;
   estimate(request: EstimateRequest, options?: Options): Promise<Estimate>;
@@ -205,6 +215,13 @@ export function createDealsApi(init: DealsApiInit = {}): DealsApi {
 
   return {
     contentDeals: (id, options) => request('GET', `/content/status/${encodeURIComponent(id)}`, options),
+    async dealSummaries(ids, options) {
+      if (ids.length === 0) return [];
+      const query = { ids: ids.join(','), limit: ids.length };
+      return (
+        (await request<ContentDealSummary[] | null>('GET', '/content/deals', { ...options, query })) ?? []
+      );
+    },
     proof: (id, options) => request('GET', `/content/${encodeURIComponent(id)}/proof`, options),
     chainDeal: (dealId, options) => request('GET', `/deals/info/${encodeURIComponent(dealId)}`, options),
     estimate: (body, options) => request('POST', '/deals/estimate', { ...options, body }),

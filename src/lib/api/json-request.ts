@@ -1,4 +1,5 @@
 import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK, toApiError } from './errors';
+import { reportReachability } from './reachability';
 
 /** What the app's small API clients (content, deals, stats) are built from. */
 export interface JsonClientInit {
@@ -55,8 +56,10 @@ export function createJsonRequest(init: JsonClientInit): JsonRequest {
       response = await doFetch(base + path + qs, { method, headers, body, signal: options.signal });
     } catch (err) {
       if (options.signal?.aborted) throw err;
+      reportReachability(0);
       throw new ApiError(0, ERR_NETWORK, '', { cause: err });
     }
+    reportReachability(response.status);
     const text = await response.text();
     if (!response.ok) {
       if (response.status === 401 && token && token === init.getToken?.()) init.onUnauthorized?.();

@@ -1,4 +1,4 @@
-import { errorMessage, isApiError } from '$lib/api';
+import { errorMessage, isApiError, onServiceBack } from '$lib/api';
 import type { BrowserPeer, LinkStatus } from '$lib/peer/node';
 import { createImporter, type ImportEntry, type Importer } from '$lib/peer/importer';
 import { createPinningClient, type PinningClient, type PinStatus } from '$lib/peer/pinning';
@@ -120,10 +120,17 @@ export class UploadItem {
   }
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
+/** Waits `ms`, or less when aborted or woken (the service answers again). */
+const sleep = (ms: number, signal: AbortSignal, wakers?: Set<() => void>) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const done = () => {
+      clearTimeout(t);
+      wakers?.delete(done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    wakers?.add(done);
+    signal.addEventListener('abort', done, { once: true });
   });
 
 /** Statuses of the service worth retrying: unreachable, overloaded, or its own failure. */
@@ -163,9 +170,16 @@ export class UploadManager {
   #imports: Promise<void> = Promise.resolve();
   readonly #store = new UploadStore();
   readonly #pinning: PinningClient;
+  /** Sync loops backing off after failures, woken when the service answers again (not shown). */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  readonly #wakers = new Set<() => void>();
 
   constructor(init: UploadManagerInit) {
     this.#pinning = createPinningClient({ getToken: init.getToken, onUnauthorized: init.onUnauthorized });
+    onServiceBack(() => {
+      this.#livePeer?.reconnect();
+      for (const wake of [...this.#wakers]) wake();
+    });
   }
 
   get items(): UploadItem[] {
@@ -265,7 +279,11 @@ export class UploadManager {
   async add(selections: UploadSelection[]): Promise<UploadItem[]> {
     const owner = this.#owner;
     const session = this.#session;
-    if (owner === null || session === null) return [];
+    if (owner === null || session === null) {
+      this.#refused =
+        'This device does not know your account yet and Firth cannot be reached: add them again once it can.';
+      return [];
+    }
     this.#refused = null;
     let free = Infinity;
     try {
@@ -483,6 +501,9 @@ export class UploadManager {
             status = await this.#pinning.get(item.record.requestid!, { signal });
           }
           failures = 0;
+          const contentId = Number(status.info.content_id);
+          if (Number.isSafeInteger(contentId) && contentId > 0 && contentId !== item.record.contentId)
+            await this.#save(item, { contentId });
           const topic = status.info.status_topic;
           if (topic !== undefined && topic !== item.record.statusTopic) {
             this.#listen(topic);
@@ -507,7 +528,7 @@ export class UploadManager {
             break;
           }
           failures++;
-          await sleep(Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** failures), signal);
+          await sleep(Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** failures), signal, this.#wakers);
         }
       }
       item.syncing = false;

@@ -1,4 +1,4 @@
-import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK } from '$lib/api';
+import { ApiError, ERR_BAD_RESPONSE, ERR_NETWORK, reportReachability } from '$lib/api';
 
 /** The service's answer about one pin (IPFS Pinning Service API `PinStatus`). */
 export interface PinStatus {
@@ -60,8 +60,10 @@ export function createPinningClient(init: PinningClientInit): PinningClient {
       });
     } catch (err) {
       if (signal?.aborted) throw err;
+      reportReachability(0);
       throw new ApiError(0, ERR_NETWORK, '', { cause: err });
     }
+    reportReachability(response.status);
     const text = await response.text();
     let parsed: unknown;
     try {

@@ -25,6 +25,8 @@ export interface UploadRecord {
   blocks?: number;
   /** The service's pin request. */
   requestid?: string;
+  /** The content the pin made on the service (its page: `/content/:id`). */
+  contentId?: number;
   /** Bytes of the DAG the service holds (its `info.dag_size`). */
   fetched?: number;
   error?: string;
