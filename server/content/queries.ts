@@ -89,6 +89,22 @@ export function createContentQueries(db: Kysely<Database>) {
       return { content: contentJson(c), deals: [] as unknown[], failuresCount: 0 };
     },
 
+    /**
+     * The user's earliest other live content with the same root as `contentId`, or null: an upload
+     * that is already stored (its Filecoin deals are shared, see filecoin/pieces/planner.ts).
+     */
+    async sameRoot(userId: number, cid: string, contentId: number): Promise<number | null> {
+      const row = await active()
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('cid', '=', cid)
+        .where('id', '!=', contentId)
+        .orderBy('id')
+        .limit(1)
+        .executeTakeFirst();
+      return row == null ? null : Number(row.id);
+    },
+
     async byCid(userId: number, cidText: string) {
       const rows = await active()
         .selectAll()

@@ -25,13 +25,18 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     }
   }
 
-  function addResponse(c: Content) {
+  async function addResponse(c: Content) {
+    // Firth's addition: the same root is already stored for this user (the new content shares its
+    // Filecoin deals rather than making a second set).
+    const duplicateOf = await ctx.content.sameRoot(Number(c.user_id), c.cid, Number(c.id));
     return {
       cid: c.cid,
       retrieval_url: `${ctx.gatewayUrl()}/ipfs/${c.cid}`,
       estuary_retrieval_url: `${ctx.gatewayUrl()}/ipfs/${c.cid}`,
       estuaryId: Number(c.id),
-      providers: ctx.addresses()
+      providers: ctx.addresses(),
+      duplicate: duplicateOf != null,
+      duplicateOf
     };
   }
 
