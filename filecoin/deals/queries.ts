@@ -81,6 +81,22 @@ export interface DealSummary {
   pieces: number;
   /** True when the content sits in an aggregate with other contents. */
   aggregated: boolean;
+  /**
+   * Why no more deals are being made for one of the content's pieces (it could not be prepared,
+   * or every provider failed it the same way), or null: "deals failing", and an admin alert.
+   */
+  failing: string | null;
+}
+
+/** A piece no more deals are made for, as the admin alert shows it. */
+export interface FailingPiece {
+  pieceId: number;
+  kind: 'single' | 'aggregate' | 'shard';
+  pieceCid: string | null;
+  reason: string;
+  /** Contents in the piece (each is shown "deals failing"). */
+  contents: number;
+  at: number;
 }
 
 export interface InclusionRecord {
@@ -181,7 +197,8 @@ export function summarise(
     expired: 0,
     total: deals.length,
     pieces: pieceIds.length,
-    aggregated
+    aggregated,
+    failing: null
   };
   for (const d of deals) {
     if (d.state === 'active') activeByPiece.set(d.pieceId, (activeByPiece.get(d.pieceId) ?? 0) + 1);
@@ -387,16 +404,16 @@ export function createDealQueries(db: Kysely<Database>) {
       const pieces = await piecesOf(contentId);
       const deals = await dealsOfPieces(pieces.map((p) => p.id));
       const aggregated = pieces.some((p) => p.kind === 'aggregate');
-      return {
-        pieces,
+      const summary = summarise(
         deals,
-        summary: summarise(
-          deals,
-          pieces.map((p) => p.id),
-          replication,
-          aggregated
-        )
-      };
+        pieces.map((p) => p.id),
+        replication,
+        aggregated
+      );
+      summary.failing = pieces.find((p) => p.state === 'failed')?.lastError || null;
+      if (summary.failing == null && pieces.some((p) => p.state === 'failed'))
+        summary.failing = 'a piece of this content failed';
+      return { pieces, deals, summary };
     },
 
     /** One deal by its database id, for its owner (or an admin); 404 otherwise. */
@@ -495,7 +512,13 @@ export function createDealQueries(db: Kysely<Database>) {
       const members = await db
         .selectFrom('piece_members')
         .innerJoin('pieces', 'pieces.id', 'piece_members.piece_id')
-        .select(['piece_members.content_id', 'piece_members.piece_id', 'pieces.kind'])
+        .select([
+          'piece_members.content_id',
+          'piece_members.piece_id',
+          'pieces.kind',
+          'pieces.state',
+          'pieces.last_error'
+        ])
         .where('piece_members.content_id', 'in', ids)
         .execute();
       const pieceIds = [...new Set(members.map((m) => Number(m.piece_id)))];
@@ -517,6 +540,14 @@ export function createDealQueries(db: Kysely<Database>) {
       return contents.map((c): ContentWithDeals => {
         const mine = members.filter((m) => Number(m.content_id) === Number(c.id));
         const pids = mine.map((m) => Number(m.piece_id));
+        const summary = summarise(
+          pids.flatMap((p) => byPiece.get(p) ?? []),
+          pids,
+          Number(c.replication),
+          mine.some((m) => m.kind === 'aggregate')
+        );
+        const failed = mine.find((m) => m.state === 'failed');
+        if (failed != null) summary.failing = failed.last_error || 'a piece of this content failed';
         return {
           id: Number(c.id),
           cid: c.cid,
@@ -524,14 +555,39 @@ export function createDealQueries(db: Kysely<Database>) {
           size: num(c.size),
           createdAt: num(c.created_at),
           replication: Number(c.replication),
-          summary: summarise(
-            pids.flatMap((p) => byPiece.get(p) ?? []),
-            pids,
-            Number(c.replication),
-            mine.some((m) => m.kind === 'aggregate')
-          )
+          summary
         };
       });
+    },
+
+    /** Pieces no more deals are made for (state failed), newest first, at most `limit`: admin alerts. */
+    async failingPieces(limit = 20): Promise<FailingPiece[]> {
+      const rows = await db
+        .selectFrom('pieces')
+        .select((eb) => [
+          'pieces.id',
+          'pieces.kind',
+          'pieces.piece_cid',
+          'pieces.last_error',
+          'pieces.updated_at',
+          eb
+            .selectFrom('piece_members')
+            .select(eb.fn.countAll<number>().as('n'))
+            .whereRef('piece_members.piece_id', '=', 'pieces.id')
+            .as('contents')
+        ])
+        .where('pieces.state', '=', 'failed')
+        .orderBy('pieces.updated_at', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map((r) => ({
+        pieceId: Number(r.id),
+        kind: r.kind,
+        pieceCid: r.piece_cid,
+        reason: r.last_error,
+        contents: num(r.contents),
+        at: num(r.updated_at)
+      }));
     },
 
     /** The user's deal failure log (Estuary's `/deals/failures`), newest first. */

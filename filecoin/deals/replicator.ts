@@ -49,7 +49,7 @@ export function createReplicator(init: ReplicatorInit): Replicator {
       .executeTakeFirstOrThrow();
     const deals = await db
       .selectFrom('deals')
-      .select(['provider_actor', 'state', 'end_epoch', 'updated_at'])
+      .select(['provider_actor', 'state', 'failed_phase', 'end_epoch', 'updated_at'])
       .where('piece_id', '=', pieceId)
       .execute();
     const exclude = new Set<number>();
@@ -60,7 +60,12 @@ export function createReplicator(init: ReplicatorInit): Replicator {
       if (inFlight || lasting) good++;
       // Never two replicas with one provider; and a provider that just failed this piece rests.
       if (inFlight || deal.state === 'active') exclude.add(Number(deal.provider_actor));
-      if ((deal.state === 'failed' || deal.state === 'slashed') && Date.now() - deal.updated_at < cooldown)
+      // (A failure in phase 'client' was the piece's fault, not the provider's: no rest for it.)
+      if (
+        (deal.state === 'failed' || deal.state === 'slashed') &&
+        deal.failed_phase !== 'client' &&
+        Date.now() - deal.updated_at < cooldown
+      )
         exclude.add(Number(deal.provider_actor));
     }
     const need = piece.replication - good;

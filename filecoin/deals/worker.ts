@@ -4,7 +4,7 @@
 // before anything is sent, so a crash between "sent" and "recorded" is resolved by asking the
 // provider about that same UUID — never by proposing a second deal.
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database, Deal, DealState } from '../../server/db/schema.ts';
 import type { Leases } from '../store/leases.ts';
 import { hashTransferToken } from './deal-data.ts';
@@ -33,6 +33,12 @@ export interface DealWorkerInit {
   leases: Leases;
   network: DealNetwork;
   policy: DealPolicy;
+  /**
+   * When this many distinct providers fail a piece with the same message, the piece is at fault,
+   * not them: it is no longer offered (the piece is marked failed, an admin alert), and those
+   * failures are moved to phase 'client' so they do not count against the providers. @default 3
+   */
+  sameFailureProviders?: number;
   log: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
@@ -49,12 +55,18 @@ interface Step {
   nextInMs: number;
   /** The piece should recount its replicas now. */
   pokePiece?: boolean;
+  /** The failure is the provider's own report (a rejection or a failed status), not ours. */
+  reported?: boolean;
 }
+
+/** failed_phase of deals that failed because of the piece we offered (see sameFailureProviders). */
+export const CLIENT_FAULT_PHASE = 'client';
 
 const GiB = 2n ** 30n;
 
 export function createDealWorker(init: DealWorkerInit): DealWorker {
   const { db, leases, network, policy } = init;
+  const sameFailureProviders = init.sameFailureProviders ?? 3;
 
   let escrowQueue: Promise<unknown> = Promise.resolve();
   function escrowTurn(work: () => Promise<void>): Promise<void> {
@@ -167,7 +179,8 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
         set: { failed_phase: 'propose', message: response.message },
         event: { kind: 'rejected', ok: false, phase: 'propose', message: response.message },
         nextInMs: 0,
-        pokePiece: true
+        pokePiece: true,
+        reported: true
       };
     }
     return { state: 'accepted', set: { message: '' }, nextInMs: Math.min(policy.pollMs, 2000) };
@@ -197,7 +210,8 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
         set: { ...set, failed_phase: phase, message: status.error },
         event: { kind: 'failed', ok: false, phase, message: status.error },
         nextInMs: 0,
-        pokePiece: true
+        pokePiece: true,
+        reported: true
       };
     }
     const state = stateForCheckpoint(status.checkpoint, status.bytesReceived > 0);
@@ -327,6 +341,49 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
     };
   }
 
+  /**
+   * After a provider reported `message` for a deal of the piece: when `sameFailureProviders`
+   * distinct providers failed it with exactly that message, the piece is what is wrong (a payload
+   * that does not hash to its CommP, terms nobody accepts). Stops offering it, and moves those
+   * failures to the client's account. Idempotent: later identical failures are moved too.
+   */
+  async function haltIfEveryoneFails(
+    tx: Transaction<Database>,
+    pieceId: number,
+    message: string,
+    now: number
+  ): Promise<{ providers: number } | null> {
+    const same = await tx
+      .selectFrom('deals')
+      .select('provider_actor')
+      .distinct()
+      .where('piece_id', '=', pieceId)
+      .where('state', '=', 'failed')
+      .where('message', '=', message)
+      .execute();
+    if (same.length < sameFailureProviders) return null;
+    await tx
+      .updateTable('deals')
+      .set({ failed_phase: CLIENT_FAULT_PHASE })
+      .where('piece_id', '=', pieceId)
+      .where('state', '=', 'failed')
+      .where('message', '=', message)
+      .execute();
+    const stopped = await tx
+      .updateTable('pieces')
+      .set({
+        state: 'failed',
+        last_error: `${same.length} providers failed this piece's deals with the same error: ${message}`,
+        lease_owner: null,
+        lease_expires_at: null,
+        updated_at: now
+      })
+      .where('id', '=', pieceId)
+      .where('state', '=', 'ready')
+      .executeTakeFirst();
+    return Number(stopped.numUpdatedRows) === 1 ? { providers: same.length } : null;
+  }
+
   async function step(deal: Deal): Promise<Step> {
     try {
       if (deal.state === 'proposing') return await propose(deal);
@@ -347,6 +404,7 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
 
   async function apply(deal: Deal, result: Step): Promise<void> {
     const now = Date.now();
+    let halted = null as { providers: number } | null;
     const to =
       result.state != null && result.state !== deal.state && canMove(deal.state, result.state)
         ? result.state
@@ -409,6 +467,9 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
           )
           .execute();
       }
+      if (to === 'failed' && result.reported === true && (result.set?.message ?? '') !== '') {
+        halted = await haltIfEveryoneFails(tx, deal.piece_id, result.set!.message!, now);
+      }
       if (result.pokePiece) {
         await tx
           .updateTable('pieces')
@@ -418,6 +479,12 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
           .execute();
       }
     });
+    if (halted != null) {
+      init.log.warn(
+        { pieceId: deal.piece_id, providers: halted.providers, message: result.set?.message },
+        'every provider fails this piece the same way: the piece is at fault; no more deals for it'
+      );
+    }
     if (to === 'failed' || to === 'slashed') {
       init.log.warn(
         { dealId: deal.id, provider: deal.provider_actor, state: to, message: result.set?.message },

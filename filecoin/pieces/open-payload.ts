@@ -43,11 +43,16 @@ export async function openPiecePayload(
       { offset: 0, length: size, open: () => shardCar(CID.parse(member.cid), load, shard) }
     ]);
   }
-  const regions: PayloadRegion[] = members.map((m) => ({
-    offset: Number(m.byte_offset),
-    length: Number(m.size),
-    open: () => contentCar(CID.parse(m.cid), load)
-  }));
+  // Contents with the same root share one region (an aggregate holds their piece once).
+  const regions: PayloadRegion[] = [];
+  const seen = new Set<number>();
+  for (const m of members) {
+    const offset = Number(m.byte_offset);
+    if (seen.has(offset)) continue;
+    seen.add(offset);
+    regions.push({ offset, length: Number(m.size), open: () => contentCar(CID.parse(m.cid), load) });
+  }
+  regions.sort((a, b) => a.offset - b.offset);
   if (piece.kind === 'aggregate') {
     // The index is derived from the members' pieces, exactly as when the piece was prepared.
     const layout = layoutAggregate(

@@ -5,7 +5,9 @@
 // `aggregateTargetBytes` or when its oldest member has waited `aggregateMaxWaitMs` — so no upload
 // waits forever for enough neighbours (Estuary's staging zones closed only at 1.1 GB). Content
 // whose CAR would not fit the largest piece is split into shards (see shards.ts): the planner makes
-// shard 0, and the preparer, once it has walked the DAG, the others.
+// shard 0, and the preparer, once it has walked the DAG, the others. Content whose root is already
+// in a piece (the same bytes uploaded again, by anyone) joins that piece — or that content's shards —
+// instead of getting pieces of its own: one set of deals serves every content with that root.
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from '../../server/db/migrations.ts';
 import type { Database } from '../../server/db/schema.ts';
@@ -32,6 +34,8 @@ export interface PlanResult {
   singles: number;
   aggregated: number;
   flushed: number;
+  /** Contents that joined the pieces of an earlier content with the same root. */
+  shared: number;
 }
 
 export interface Planner {
@@ -58,7 +62,7 @@ export function createPlanner(init: PlannerInit): Planner {
   return {
     async planOnce(limit = 500) {
       return db.transaction().execute(async (tx) => {
-        const result: PlanResult = { singles: 0, aggregated: 0, flushed: 0 };
+        const result: PlanResult = { singles: 0, aggregated: 0, flushed: 0, shared: 0 };
         if (!(await lock(tx))) return result;
         const now = Date.now();
         const unplaced = await tx
@@ -79,6 +83,10 @@ export function createPlanner(init: PlannerInit): Planner {
           .execute();
 
         for (const content of unplaced) {
+          if (await joinSamePieces(tx, content, now)) {
+            result.shared++;
+            continue;
+          }
           const size = Number(content.dag_size);
           if (size >= init.minDealBytes) {
             const sharded = estimateCarBytes(size) > maxPayload;
@@ -186,6 +194,81 @@ export function indexEntriesFor(payloadBytes: number): number {
   let pieceSize = 256;
   while ((pieceSize * 127) / 128 < payloadBytes) pieceSize *= 2;
   return Math.max(4, pieceSize / 2048 / 64);
+}
+
+/**
+ * Adds `content` to the pieces of the earliest other content with the same root, if that content
+ * is in pieces that are not failed; returns whether it did. The new member copies its sibling's
+ * place in each piece (offset, size, segment, proof), so an aggregate still holds the piece once.
+ */
+async function joinSamePieces(
+  tx: Transaction<Database>,
+  content: { id: number; cid: string; replication: number },
+  now: number
+): Promise<boolean> {
+  const sibling = await tx
+    .selectFrom('piece_members')
+    .innerJoin('contents', 'contents.id', 'piece_members.content_id')
+    .innerJoin('pieces', 'pieces.id', 'piece_members.piece_id')
+    .select((eb) => eb.fn.min('piece_members.content_id').as('content_id'))
+    .where('contents.cid', '=', content.cid)
+    .where('contents.id', '!=', content.id)
+    .where('pieces.state', '!=', 'failed')
+    .executeTakeFirst();
+  if (sibling?.content_id == null) return false;
+  const siblingId = Number(sibling.content_id);
+  const pieceIds = await tx
+    .selectFrom('piece_members')
+    .select('piece_id')
+    .distinct()
+    .where('content_id', '=', siblingId)
+    .execute();
+  for (const { piece_id: pieceId } of pieceIds) {
+    // The piece row first: it serialises this insert with the preparer, which writes the members'
+    // places after updating the piece (so either it sees this row, or this copies what it wrote).
+    await tx
+      .updateTable('pieces')
+      .set((eb) => ({
+        items: eb('items', '+', 1),
+        replication: sql<number>`case when replication < ${content.replication} then ${content.replication} else replication end`,
+        updated_at: now
+      }))
+      .where('id', '=', pieceId)
+      .execute();
+    // A ready piece recounts its replicas at once: the new content may want more.
+    await tx
+      .updateTable('pieces')
+      .set({ next_run_at: now })
+      .where('id', '=', pieceId)
+      .where('state', '=', 'ready')
+      .execute();
+    const place = await tx
+      .selectFrom('piece_members')
+      .select(['byte_offset', 'size', 'segment_piece_cid', 'proof'])
+      .where('piece_id', '=', pieceId)
+      .where('content_id', '=', siblingId)
+      .orderBy('position')
+      .executeTakeFirstOrThrow();
+    const last = await tx
+      .selectFrom('piece_members')
+      .select((eb) => eb.fn.max('position').as('position'))
+      .where('piece_id', '=', pieceId)
+      .executeTakeFirst();
+    await tx
+      .insertInto('piece_members')
+      .values({
+        piece_id: pieceId,
+        position: Number(last?.position ?? -1) + 1,
+        content_id: content.id,
+        byte_offset: place.byte_offset,
+        size: place.size,
+        segment_piece_cid: place.segment_piece_cid,
+        proof: place.proof,
+        added_at: now
+      })
+      .execute();
+  }
+  return true;
 }
 
 async function flush(tx: Transaction<Database>, pieceId: number, now: number): Promise<void> {

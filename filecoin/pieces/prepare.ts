@@ -81,6 +81,14 @@ export function createPreparer(init: PreparerInit): Preparer {
         .set({ size: first.payloadSize })
         .where('piece_id', '=', piece.id)
         .execute();
+      // Contents with the same root that joined shard 0 ride on every shard.
+      const sharing = await tx
+        .selectFrom('piece_members')
+        .select('content_id')
+        .where('piece_id', '=', piece.id)
+        .where('content_id', '!=', member.content_id)
+        .orderBy('position')
+        .execute();
       for (const plan of plans.slice(1)) {
         const id = await insertSoloPiece(
           tx,
@@ -96,12 +104,25 @@ export function createPreparer(init: PreparerInit): Preparer {
             shard_first_block: plan.firstBlock,
             shard_block_count: plan.blockCount,
             replication: piece.replication,
-            items: 1,
+            items: 1 + sharing.length,
             bytes: plan.payloadSize
           },
           { contentId: member.content_id, size: plan.payloadSize },
           now
         );
+        for (const [i, other] of sharing.entries()) {
+          await tx
+            .insertInto('piece_members')
+            .values({
+              piece_id: id,
+              position: i + 1,
+              content_id: other.content_id,
+              byte_offset: 0,
+              size: plan.payloadSize,
+              added_at: now
+            })
+            .execute();
+        }
         ids.push(id);
       }
     });
@@ -148,11 +169,6 @@ export function createPreparer(init: PreparerInit): Preparer {
         pieceSize > info.pieceSize ? padPieceCid(info.pieceCid, info.pieceSize, pieceSize) : info.pieceCid;
       await db.transaction().execute(async (tx) => {
         await tx
-          .updateTable('piece_members')
-          .set({ size: info.payloadSize })
-          .where('piece_id', '=', pieceId)
-          .execute();
-        await tx
           .updateTable('pieces')
           .set({
             state: 'ready',
@@ -168,32 +184,27 @@ export function createPreparer(init: PreparerInit): Preparer {
           .where('id', '=', pieceId)
           .where('lease_owner', '=', leases.owner)
           .execute();
+        // After the piece row (see the planner's joinSamePieces): every member, late joiners too.
+        await tx
+          .updateTable('piece_members')
+          .set({ size: info.payloadSize })
+          .where('piece_id', '=', pieceId)
+          .execute();
       });
       init.onProgress?.({ type: 'firth:piece:prepared', pieceId, pieceCid: pieceCid.toString() });
       return;
     }
 
-    // Aggregate: each member's own piece first, then the layout.
-    const segments: AggregateMember[] = [];
+    // Aggregate: each member's own piece first (once per root), then the layout.
+    const byCid = new Map<string, AggregateMember>();
     for (const member of members) {
+      if (byCid.has(member.cid)) continue;
       const info = await commp(contentCar(CID.parse(member.cid), init.load, { signal }), { signal });
-      segments.push({ segmentPiece: info.pieceCidV2 as never, payloadSize: info.payloadSize });
+      byCid.set(member.cid, { segmentPiece: info.pieceCidV2 as never, payloadSize: info.payloadSize });
     }
+    const segments = members.map((m) => byCid.get(m.cid)!);
     const layout = fitAggregate(segments, init.minPieceSize);
     await db.transaction().execute(async (tx) => {
-      for (const [i, member] of members.entries()) {
-        await tx
-          .updateTable('piece_members')
-          .set({
-            byte_offset: layout.offsets[i]!,
-            size: segments[i]!.payloadSize,
-            segment_piece_cid: String(segments[i]!.segmentPiece),
-            proof: layout.proofs[i]!
-          })
-          .where('piece_id', '=', pieceId)
-          .where('position', '=', member.position)
-          .execute();
-      }
       await tx
         .updateTable('pieces')
         .set({
@@ -211,6 +222,26 @@ export function createPreparer(init: PreparerInit): Preparer {
         .where('id', '=', pieceId)
         .where('lease_owner', '=', leases.owner)
         .execute();
+      // After the piece row (see the planner's joinSamePieces), by root: a content that joined
+      // while this was being prepared gets the same place as the one it duplicates.
+      const done = new Set<string>();
+      for (const [i, member] of members.entries()) {
+        if (done.has(member.cid)) continue;
+        done.add(member.cid);
+        await tx
+          .updateTable('piece_members')
+          .set({
+            byte_offset: layout.offsets[i]!,
+            size: segments[i]!.payloadSize,
+            segment_piece_cid: String(segments[i]!.segmentPiece),
+            proof: layout.proofs[i]!
+          })
+          .where('piece_id', '=', pieceId)
+          .where('content_id', 'in', (eb) =>
+            eb.selectFrom('contents').select('contents.id').where('contents.cid', '=', member.cid)
+          )
+          .execute();
+      }
     });
     init.onProgress?.({ type: 'firth:piece:prepared', pieceId, pieceCid: layout.pieceCidV1 });
   }

@@ -97,6 +97,8 @@ export async function providerRecords(
     .selectFrom('deals')
     .select((eb) => [
       'provider_actor',
+      // Failures in phase 'client' were the piece's fault (every provider failed it alike): they
+      // count against no provider.
       eb.fn.countAll<number>().as('proposed'),
       eb.fn.sum<number>(sql`case when accepted_at is not null then 1 else 0 end`).as('accepted'),
       eb.fn
@@ -105,7 +107,9 @@ export async function providerRecords(
       eb.fn.sum<number>(sql`case when published_at is not null then 1 else 0 end`).as('published'),
       eb.fn.sum<number>(sql`case when activated_at is not null then 1 else 0 end`).as('active'),
       eb.fn
-        .sum<number>(sql`case when state = 'failed' and failed_phase <> 'propose' then 1 else 0 end`)
+        .sum<number>(
+          sql`case when state = 'failed' and failed_phase not in ('propose', 'client') then 1 else 0 end`
+        )
         .as('failed'),
       eb.fn.sum<number>(sql`case when state = 'slashed' then 1 else 0 end`).as('slashed'),
       eb.fn

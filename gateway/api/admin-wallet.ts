@@ -34,7 +34,7 @@ function notConfigured(reply: FastifyReply) {
 
 export async function adminWalletRoutes(
   app: FastifyInstance,
-  ctx: Pick<ApiContext, 'accounts'> & { filecoin?: FilecoinClient }
+  ctx: Pick<ApiContext, 'accounts'> & { filecoin?: FilecoinClient; deals?: ApiContext['deals'] }
 ): Promise<void> {
   const admin = { preHandler: requireAuth(ctx.accounts, PERM_ADMIN) };
   const filecoin = ctx.filecoin;
@@ -67,6 +67,35 @@ export async function adminWalletRoutes(
               at: alert.at
             }
     };
+  });
+
+  // Firth's addition: what an operator must fix, for the admin page. The wallet that cannot fund
+  // escrow (the alert /admin/balance carries), and pieces no more deals are made for — every
+  // provider failed them alike, or they could not be prepared — with the reason.
+  app.get('/admin/alerts', admin, async () => {
+    const alerts: Array<Record<string, unknown>> = [];
+    const wallet = filecoin?.escrow.alert();
+    if (wallet != null) {
+      alerts.push({
+        kind: wallet.kind,
+        message: `The wallet holds ${wallet.balance} attoFIL, short of the ${wallet.needed} attoFIL escrow top-up deals need: fund it`,
+        needed: wallet.needed.toString(),
+        balance: wallet.balance.toString(),
+        at: wallet.at.toISOString()
+      });
+    }
+    for (const p of (await ctx.deals?.queries.failingPieces()) ?? []) {
+      alerts.push({
+        kind: 'deals-failing',
+        message: `No more deals are made for piece ${p.pieceId} (${p.contents} ${p.contents === 1 ? 'content' : 'contents'}): ${p.reason}`,
+        pieceId: p.pieceId,
+        pieceKind: p.kind,
+        pieceCid: p.pieceCid,
+        contents: p.contents,
+        at: new Date(p.at).toISOString()
+      });
+    }
+    return { alerts };
   });
 
   app.post<{ Params: { amt: string } }>('/admin/add-escrow/:amt', admin, async (req, reply) => {

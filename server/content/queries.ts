@@ -47,6 +47,22 @@ export function createContentQueries(db: Kysely<Database>) {
         .limit(limit)
         .offset(offset)
         .execute();
+      // Contents in a piece no more deals are made for (see filecoin/deals/worker.ts).
+      const failing = new Set<number>();
+      if (rows.length > 0) {
+        const failed = await db
+          .selectFrom('piece_members')
+          .innerJoin('pieces', 'pieces.id', 'piece_members.piece_id')
+          .select('piece_members.content_id')
+          .where(
+            'piece_members.content_id',
+            'in',
+            rows.map((c) => c.id)
+          )
+          .where('pieces.state', '=', 'failed')
+          .execute();
+        for (const r of failed) failing.add(Number(r.content_id));
+      }
       return rows.map((c) => ({
         id: Number(c.id),
         cid: c.cid,
@@ -57,7 +73,9 @@ export function createContentQueries(db: Kysely<Database>) {
         totalRequests: 0,
         offloaded: c.offloaded_at != null,
         aggregatedFiles: 0,
-        pinningStatus: c.pin_status
+        pinningStatus: c.pin_status,
+        /** '' or 'deals failing': the Filecoin side has stopped making deals for it. */
+        dealStatus: failing.has(Number(c.id)) ? 'deals failing' : ''
       }));
     },
 
@@ -69,6 +87,22 @@ export function createContentQueries(db: Kysely<Database>) {
     async status(userId: number, idText: string) {
       const c = await own(userId, idText);
       return { content: contentJson(c), deals: [] as unknown[], failuresCount: 0 };
+    },
+
+    /**
+     * The user's earliest other live content with the same root as `contentId`, or null: an upload
+     * that is already stored (its Filecoin deals are shared, see filecoin/pieces/planner.ts).
+     */
+    async sameRoot(userId: number, cid: string, contentId: number): Promise<number | null> {
+      const row = await active()
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('cid', '=', cid)
+        .where('id', '!=', contentId)
+        .orderBy('id')
+        .limit(1)
+        .executeTakeFirst();
+      return row == null ? null : Number(row.id);
     },
 
     async byCid(userId: number, cidText: string) {

@@ -320,6 +320,32 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       }
     },
+    '0007_relayout_duplicate_aggregates': {
+      async up(db) {
+        // Aggregates laid out before each segment piece was held once (filecoin/pieces/aggregate.ts)
+        // never matched their CommP when they carried the same content twice: every deal failed
+        // with "commP mismatch". Those failures were the piece's, not the providers' (phase
+        // 'client', out of their scores); deals still in flight for them are ended, and the piece
+        // is prepared again, laid out right.
+        const broken = sql`(select pm.piece_id from piece_members pm
+            join contents c on c.id = pm.content_id
+            group by pm.piece_id, c.cid having count(*) > 1)`;
+        const now = Date.now();
+        await sql`update deals set failed_phase = 'client'
+          where state = 'failed' and message like '%commP mismatch%' and piece_id in ${broken}
+          and piece_id in (select id from pieces where kind = 'aggregate' and state = 'ready')`.execute(db);
+        await sql`update deals set state = 'failed', failed_phase = 'client', ended_at = ${now},
+            updated_at = ${now}, lease_owner = null, lease_expires_at = null,
+            message = 'the piece is laid out again: it held the same content twice'
+          where state in ('proposing', 'accepted', 'transferring', 'transferred')
+          and piece_id in ${broken}
+          and piece_id in (select id from pieces where kind = 'aggregate' and state = 'ready')`.execute(db);
+        await sql`update pieces set state = 'preparing', attempts = 0, next_run_at = ${now},
+            lease_owner = null, lease_expires_at = null, updated_at = ${now},
+            last_error = 'laid out again: it held the same content twice'
+          where kind = 'aggregate' and state = 'ready' and id in ${broken}`.execute(db);
+      }
+    },
     '0008_deal_timeline': {
       async up(db) {
         // When the provider started pulling the deal's data: the timeline's "transferring" step.

@@ -437,7 +437,8 @@ describe.each(DATABASES)('deal routes on %s', (kind) => {
       expired: 0,
       total: 4,
       pieces: 1,
-      aggregated: false
+      aggregated: false,
+      failing: null
     });
     expect(r.json.failuresCount).toBe(1);
     const byId = new Map(r.json.deals.map((d: any) => [d.deal.ID, d]));

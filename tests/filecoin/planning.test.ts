@@ -6,6 +6,16 @@ import { createLeases } from '../../filecoin/store/leases.ts';
 import { createReplicator } from '../../filecoin/deals/replicator.ts';
 import type { Chooser } from '../../filecoin/providers/chooser.ts';
 import { DATABASES, freshDatabase } from '../helpers/databases.ts';
+import { CID } from 'multiformats/cid';
+import * as raw from 'multiformats/codecs/raw';
+import { sha256 } from 'multiformats/hashes/sha2';
+
+/** A distinct root per content unless a test means the same one: the planner shares pieces by root. */
+let rootCounter = 0;
+async function nextRoot(): Promise<string> {
+  const digest = await sha256.digest(new TextEncoder().encode(`planning-root-${rootCounter++}`));
+  return CID.createV1(raw.code, digest).toString();
+}
 
 const quiet = { info() {}, warn() {} };
 
@@ -24,10 +34,15 @@ describe.each(DATABASES)('deal planning on %s', (kind) => {
   });
   afterAll(() => database.cleanup());
 
-  const addContent = (size: number, status: 'pinned' | 'pinning' = 'pinned', replication = 6) =>
+  const addContent = async (
+    size: number,
+    status: 'pinned' | 'pinning' = 'pinned',
+    replication = 6,
+    cid?: string
+  ) =>
     insertContent(database.db, {
       user_id: userId,
-      cid: `bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy`,
+      cid: cid ?? (await nextRoot()),
       name: 'x',
       size,
       dag_size: size,
@@ -51,8 +66,8 @@ describe.each(DATABASES)('deal planning on %s', (kind) => {
     const big = await addContent(5000);
     const small = [await addContent(100), await addContent(100, 'pinned', 3)];
     await addContent(100, 'pinning'); // not pinned yet: not placed
-    expect(await planner.planOnce()).toEqual({ singles: 1, aggregated: 2, flushed: 0 });
-    expect(await planner.planOnce()).toEqual({ singles: 0, aggregated: 0, flushed: 0 });
+    expect(await planner.planOnce()).toEqual({ singles: 1, aggregated: 2, flushed: 0, shared: 0 });
+    expect(await planner.planOnce()).toEqual({ singles: 0, aggregated: 0, flushed: 0, shared: 0 });
 
     // Each small content sits with contents of its own replication target, and gets exactly that.
     const pieces = await database.db.selectFrom('pieces').selectAll().orderBy('id').execute();
@@ -101,6 +116,91 @@ describe.each(DATABASES)('deal planning on %s', (kind) => {
       .where('piece_members.content_id', '=', lone.id)
       .executeTakeFirstOrThrow();
     expect(loneMember.state).toBe('preparing');
+  });
+
+  it('places content whose root is already in a piece in that piece, never in a second one', async () => {
+    const planner = createPlanner({
+      db: database.db,
+      dialect: database.dialect,
+      minDealBytes: 1000,
+      aggregateTargetBytes: 10_000,
+      aggregateMaxWaitMs: 60_000
+    });
+    const db = database.db;
+    const membersOf = (pieceId: number) =>
+      db
+        .selectFrom('piece_members')
+        .selectAll()
+        .where('piece_id', '=', pieceId)
+        .orderBy('position')
+        .execute();
+    const piecesOf = (contentId: number) =>
+      db
+        .selectFrom('piece_members')
+        .innerJoin('pieces', 'pieces.id', 'piece_members.piece_id')
+        .select(['pieces.id', 'pieces.kind', 'pieces.state', 'pieces.items', 'pieces.replication'])
+        .where('piece_members.content_id', '=', contentId)
+        .execute();
+
+    // The same small bytes twice in one aggregation window: one segment, two contents.
+    const root = await nextRoot();
+    const first = await addContent(100, 'pinned', 3, root);
+    const other = await addContent(120);
+    const again = await addContent(100, 'pinned', 6, root);
+    expect(await planner.planOnce()).toMatchObject({ aggregated: 2, shared: 1 });
+    const [aggregate] = await piecesOf(first.id);
+    expect(aggregate).toMatchObject({ kind: 'aggregate', state: 'open' });
+    expect((await piecesOf(again.id)).map((p) => p.id)).toEqual([aggregate!.id]);
+    expect((await piecesOf(other.id)).map((p) => p.id)).toEqual([aggregate!.id]);
+    const members = await membersOf(aggregate!.id);
+    expect(members.map((m) => Number(m.content_id))).toEqual([first.id, other.id, again.id]);
+    expect(members.map((m) => Number(m.position))).toEqual([0, 1, 2]);
+    const piece = await db
+      .selectFrom('pieces')
+      .selectAll()
+      .where('id', '=', aggregate!.id)
+      .executeTakeFirstOrThrow();
+    // Counted once in the bytes; the most demanding member's replication.
+    expect([Number(piece.items), Number(piece.bytes), Number(piece.replication)]).toEqual([3, 220, 6]);
+
+    // A big content already prepared and dealt: the second copy joins that piece, in its place.
+    const bigRoot = await nextRoot();
+    const big = await addContent(5000, 'pinned', 6, bigRoot);
+    expect(await planner.planOnce()).toMatchObject({ singles: 1 });
+    const [single] = await piecesOf(big.id);
+    await db
+      .updateTable('pieces')
+      .set({
+        state: 'ready',
+        piece_cid: 'baga-test',
+        piece_size: 8192,
+        payload_size: 5100,
+        next_run_at: Date.now() + 3600_000
+      })
+      .where('id', '=', single!.id)
+      .execute();
+    await db.updateTable('piece_members').set({ size: 5100 }).where('piece_id', '=', single!.id).execute();
+    const bigAgain = await addContent(5000, 'pinned', 6, bigRoot);
+    expect(await planner.planOnce()).toEqual({ singles: 0, aggregated: 0, flushed: 0, shared: 1 });
+    expect((await piecesOf(bigAgain.id)).map((p) => p.id)).toEqual([single!.id]);
+    const singleMembers = await membersOf(single!.id);
+    expect(singleMembers.map((m) => [Number(m.content_id), Number(m.size)])).toEqual([
+      [big.id, 5100],
+      [bigAgain.id, 5100]
+    ]);
+    const woken = await db
+      .selectFrom('pieces')
+      .select('next_run_at')
+      .where('id', '=', single!.id)
+      .executeTakeFirstOrThrow();
+    expect(Number(woken.next_run_at)).toBeLessThanOrEqual(Date.now());
+
+    // A failed piece is nobody's to share: a third copy gets a piece of its own.
+    await db.updateTable('pieces').set({ state: 'failed' }).where('id', '=', single!.id).execute();
+    const third = await addContent(5000, 'pinned', 6, bigRoot);
+    expect(await planner.planOnce()).toMatchObject({ singles: 1, shared: 0 });
+    const [own] = await piecesOf(third.id);
+    expect(own!.id).not.toBe(single!.id);
   });
 
   it('schedules only the missing replicas, each with a different provider, and counts expiring deals as gone', async () => {

@@ -114,4 +114,52 @@ describe('piece payloads', () => {
       expect(Buffer.compare(part, bytes.subarray(start, end))).toBe(0);
     }
   });
+
+  it('lays out an aggregate with the same content twice: one segment, shared by both, with the right CommP', async () => {
+    const twice = deterministicBytes('dup-member', 40_000);
+    const cars = [twice, deterministicBytes('other-member', 70_000), twice];
+    const members = cars.map((car) => ({
+      segmentPiece: Piece.fromPayload(car).link,
+      payloadSize: car.length
+    }));
+    const layout = fitAggregate(members, 1024);
+    // Both copies point at the one segment, with the same proof; the other member sits elsewhere.
+    expect(layout.offsets[2]).toBe(layout.offsets[0]);
+    expect(layout.proofs[2]).toBe(layout.proofs[0]);
+    expect(layout.offsets[1]).not.toBe(layout.offsets[0]);
+    // The payload as the deal-data endpoint serves it: each distinct region once, then the index.
+    const regions = new Map<number, Uint8Array>();
+    for (const [i, offset] of layout.offsets.entries()) regions.set(offset, cars[i]!);
+    const payload = payloadFromRegions(layout.payloadSize, [
+      ...[...regions.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([offset, car]) => ({
+          offset,
+          length: car.length,
+          open: async function* () {
+            yield car;
+          }
+        })),
+      {
+        offset: layout.index.offset,
+        length: layout.index.bytes.length,
+        open: async function* () {
+          yield layout.index.bytes;
+        }
+      }
+    ]);
+    const bytes = await collect(payload.read());
+    expect(Piece.fromPayload(bytes).toInfo().link.toString()).toBe(layout.pieceCidV1);
+    const dir = await mkdtemp(join(tmpdir(), 'firth-agg-'));
+    await writeFile(join(dir, 'payload'), bytes);
+    const segments = await readSegmentIndex(join(dir, 'payload'), layout.pieceSize);
+    await rm(dir, { recursive: true });
+    expect(segments.map((s) => s.start).sort((a, b) => a - b)).toEqual(
+      [...new Set(layout.offsets)].sort((a, b) => a - b)
+    );
+    for (const [i, car] of cars.entries())
+      expect(Buffer.compare(bytes.subarray(layout.offsets[i]!, layout.offsets[i]! + car.length), car)).toBe(
+        0
+      );
+  });
 });

@@ -152,7 +152,7 @@ describe.each(DATABASES)('shard pieces on %s', (kind) => {
       aggregateMaxWaitMs: 60_000,
       maxPiecePayloadBytes: LIMIT
     });
-    expect(await planner.planOnce()).toEqual({ singles: 2, aggregated: 0, flushed: 0 });
+    expect(await planner.planOnce()).toEqual({ singles: 2, aggregated: 0, flushed: 0, shared: 0 });
     const planned = await database.db.selectFrom('pieces').selectAll().orderBy('id').execute();
     expect(planned.map((p) => [p.kind, p.shard_index, p.state])).toEqual([
       ['shard', 0, 'preparing'],

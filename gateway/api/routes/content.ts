@@ -27,7 +27,10 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     }
   }
 
-  function addResponse(c: Content) {
+  async function addResponse(c: Content) {
+    // Firth's addition: the same root is already stored for this user (the new content shares its
+    // Filecoin deals rather than making a second set).
+    const duplicateOf = await ctx.content.sameRoot(Number(c.user_id), c.cid, Number(c.id));
     // The path form on an address that does not redirect: any HTTP client can GET it. Browsers
     // get each CID on its own origin at `subdomain_url`.
     const retrievalUrl = `${ctx.pathGatewayUrl()}/ipfs/${c.cid}`;
@@ -40,7 +43,9 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
       providers: ctx.addresses(),
       replication: c.replication,
       // How its deals will be made (null: no Filecoin network on this node).
-      deals: ctx.deals?.placement(Number(c.dag_size), c.replication) ?? null
+      deals: ctx.deals?.placement(Number(c.dag_size), c.replication) ?? null,
+      duplicate: duplicateOf != null,
+      duplicateOf
     };
   }
 

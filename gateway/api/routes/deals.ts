@@ -256,14 +256,16 @@ export async function dealsRoutes(app: FastifyInstance, ctx: ApiContext): Promis
           expired: 0,
           total: 0,
           pieces: 0,
-          aggregated: false
+          aggregated: false,
+          failing: null
         },
         pieces: []
       };
     }
     const { pieces, deals: rows, summary } = await api.queries.contentDeals(content.id, content.replication);
     return {
-      content,
+      // Estuary's dealStatus field, filled when no more deals are being made for the content.
+      content: summary.failing == null ? content : { ...content, dealStatus: 'deals failing' },
       deals: rows.map((d) => ({
         deal: dealJson(d, api.addressPrefix, content.id),
         transfer: transferJson(d),

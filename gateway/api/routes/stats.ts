@@ -174,7 +174,10 @@ export async function statsRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     const { actor, api, row } = await provider(req);
     const days = daysOf(req);
     const stats = await tracking().queries.providerStats(actor, days);
-    const errorCount = Object.values(stats.failedByPhase).reduce((a, b) => a + b, 0);
+    // Phase 'client': the piece was at fault (every provider failed it alike), not this provider.
+    const errorCount = Object.entries(stats.failedByPhase)
+      .filter(([phase]) => phase !== 'client')
+      .reduce((a, [, n]) => a + n, 0);
     return {
       // Estuary's fields
       miner: formatActorId(actor, api.addressPrefix),

@@ -7,6 +7,8 @@ export interface ContentStat extends ContentItem {
   totalRequests?: number;
   offloaded?: boolean;
   aggregatedFiles?: number;
+  /** 'deals failing' when the service has stopped making Filecoin deals for it; '' otherwise. */
+  dealStatus?: string;
 }
 
 /** `GET /api/content/:id`: Estuary's content JSON plus the pin's `requestId` (the Pinning API handle). */

@@ -78,6 +78,8 @@ export interface DealSummary {
   total: number;
   pieces: number;
   aggregated: boolean;
+  /** Why no more deals are being made for it ("deals failing"), or null. */
+  failing: string | null;
 }
 
 export interface PieceInfo {
@@ -168,6 +170,14 @@ export interface WalletBalance {
   verifiedClientBalance: string | null;
 }
 
+/** `GET /api/admin/alerts`: what an operator must fix. */
+export interface AdminAlert {
+  kind: 'wallet-short' | 'deals-failing';
+  message: string;
+  at: string;
+  pieceId?: number;
+}
+
 export interface Miner {
   addr: string;
   suspended: boolean;
@@ -196,6 +206,8 @@ export interface DealsApi {
   estimate(request: EstimateRequest, options?: Options): Promise<Estimate>;
   address(options?: Options): Promise<string>;
   balance(options?: Options): Promise<WalletBalance>;
+  /** Admin alerts: a wallet short of escrow, pieces no more deals are made for. */
+  alerts(options?: Options): Promise<AdminAlert[]>;
   /** Moves `fil` (decimal FIL, e.g. "0.5") into market escrow; resolves to the message CID. */
   addEscrow(fil: string, options?: Options): Promise<string>;
   /** The public provider list (empty when the service makes no deals). */
@@ -227,6 +239,9 @@ export function createDealsApi(init: DealsApiInit = {}): DealsApi {
     estimate: (body, options) => request('POST', '/deals/estimate', { ...options, body }),
     address: (options) => request('GET', '/admin/fil-address', options),
     balance: (options) => request('GET', '/admin/balance', options),
+    async alerts(options) {
+      return (await request<{ alerts: AdminAlert[] } | null>('GET', '/admin/alerts', options))?.alerts ?? [];
+    },
     async addEscrow(fil, options) {
       const r = await request<{ MsgCid?: { '/': string } }>(
         'POST',

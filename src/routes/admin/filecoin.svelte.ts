@@ -1,5 +1,5 @@
 import { isApiError } from '$lib/api';
-import type { DealsApi, Miner, WalletBalance } from '$lib/api/deals';
+import type { AdminAlert, DealsApi, Miner, WalletBalance } from '$lib/api/deals';
 import { Loadable } from '$lib/utils/loadable.svelte';
 import { Task } from '$lib/utils/task.svelte';
 
@@ -22,6 +22,8 @@ export interface Wallet {
 export class FilecoinAdmin {
   readonly wallet: Loadable<Wallet | null>;
   readonly miners: Loadable<Miner[] | null>;
+  /** What an operator must fix (a wallet short of escrow, pieces no more deals are made for). */
+  readonly alerts: Loadable<AdminAlert[] | null>;
   readonly addingEscrow: Task<[string], string>;
   readonly addingMiner: Task<[string], void>;
   /** One provider action at a time (suspend, unsuspend, remove); `busy` names the provider. */
@@ -40,6 +42,7 @@ export class FilecoinAdmin {
       return address === null || balance === null ? null : { address, balance };
     });
     this.miners = new Loadable((signal) => orOff(this.#api.adminMiners({ signal })));
+    this.alerts = new Loadable((signal) => orOff(this.#api.alerts({ signal })));
     this.addingEscrow = new Task(async (fil: string) => {
       const cid = await this.#api.addEscrow(fil);
       this.#lastEscrowMessage = cid;
@@ -85,11 +88,12 @@ export class FilecoinAdmin {
   }
 
   load(): Promise<void> {
-    return Promise.all([this.wallet.load(), this.miners.load()]).then(() => undefined);
+    return Promise.all([this.wallet.load(), this.miners.load(), this.alerts.load()]).then(() => undefined);
   }
 
   abort(): void {
     this.wallet.abort();
     this.miners.abort();
+    this.alerts.abort();
   }
 }
