@@ -85,7 +85,7 @@ describe.each(DATABASES)('deal planning on %s', (kind) => {
     expect(await membersOf(pieces[2]!.id)).toEqual([small[1]!.id]);
     // Another content with target 6 joins the target-6 aggregate.
     const six = await addContent(50);
-    expect(await planner.planOnce()).toEqual({ singles: 0, aggregated: 1, flushed: 0 });
+    expect(await planner.planOnce()).toEqual({ singles: 0, aggregated: 1, flushed: 0, shared: 0 });
     expect(await membersOf(pieces[1]!.id)).toEqual([small[0]!.id, six.id]);
 
     // A third small one reaches the target: flushed.
@@ -142,10 +142,11 @@ describe.each(DATABASES)('deal planning on %s', (kind) => {
         .where('piece_members.content_id', '=', contentId)
         .execute();
 
-    // The same small bytes twice in one aggregation window: one segment, two contents.
+    // The same small bytes twice in one aggregation window: one segment, two contents. The
+    // second asks for more replicas than the aggregate's target: the shared piece gets them.
     const root = await nextRoot();
     const first = await addContent(100, 'pinned', 3, root);
-    const other = await addContent(120);
+    const other = await addContent(120, 'pinned', 3);
     const again = await addContent(100, 'pinned', 6, root);
     expect(await planner.planOnce()).toMatchObject({ aggregated: 2, shared: 1 });
     const [aggregate] = await piecesOf(first.id);
