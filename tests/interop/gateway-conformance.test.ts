@@ -6,6 +6,7 @@ import path from 'node:path';
 import { CarBlockIterator } from '@ipld/car';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from '../helpers/service.ts';
+import { GATEWAY_CONFORMANCE, reportSkipped } from './tools.ts';
 
 /**
  * The official ipfs/gateway-conformance suite against Firth's public gateway: the suite's own
@@ -13,13 +14,14 @@ import { startTestService, type TestService } from '../helpers/service.ts';
  * `_redirects` specs, and its JSON report (go test -json events) parsed. Every failing leaf test
  * must be on tests/interop/gateway-conformance-skips.json with a reason; anything else fails.
  *
- * Nothing in this repository builds the suite. Point FIRTH_GATEWAY_CONFORMANCE at a built
- * `gateway-conformance` binary and GATEWAY_CONFORMANCE_HOME at its source checkout (its `test`
- * command runs `go test ./tests` there, so Go must be on PATH).
+ * `npm run interop:tools` builds the suite into the interop cache when the Go module proxy serves
+ * it (the one here does not); FIRTH_GATEWAY_CONFORMANCE and GATEWAY_CONFORMANCE_HOME point at
+ * another build and its source (its `test` command runs `go test ./tests` there, so Go must be on
+ * PATH).
  */
 
-const BINARY = process.env.FIRTH_GATEWAY_CONFORMANCE ?? '';
-const HOME = process.env.GATEWAY_CONFORMANCE_HOME ?? '';
+const BINARY = GATEWAY_CONFORMANCE.binary;
+const HOME = GATEWAY_CONFORMANCE.home;
 const DOMAIN = 'example.com';
 const SPECS =
   'path-gateway,trustless-gateway,subdomain-ipfs-gateway,redirects-file,proxy-gateway,+trustless-car-gateway-optional';
@@ -27,29 +29,17 @@ const SPECS =
 const RUN_TIMEOUT_MS = 15 * 60_000;
 
 const missing = [
-  BINARY === '' || !existsSync(BINARY)
-    ? `FIRTH_GATEWAY_CONFORMANCE (${BINARY || 'unset'}) is not a binary`
-    : '',
-  HOME === '' || !existsSync(path.join(HOME, 'tests'))
-    ? `GATEWAY_CONFORMANCE_HOME (${HOME || 'unset'}) is not its source`
-    : ''
+  existsSync(BINARY) ? '' : `no gateway-conformance binary at ${BINARY} (FIRTH_GATEWAY_CONFORMANCE)`,
+  existsSync(path.join(HOME, 'tests'))
+    ? ''
+    : `no gateway-conformance source at ${HOME} (GATEWAY_CONFORMANCE_HOME)`
 ].filter((m) => m !== '');
 
-if (missing.length > 0) {
-  console.warn(
-    [
-      '',
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      '!! SKIPPED: the official gateway-conformance suite (tests/interop/gateway-conformance)',
-      `!! ${missing.join('; ')}.`,
-      '!! The Go module proxy here does not serve github.com/ipfs/gateway-conformance, so it',
-      '!! cannot be built on this machine. Set FIRTH_GATEWAY_CONFORMANCE=/path/to/binary and',
-      '!! GATEWAY_CONFORMANCE_HOME=/path/to/its/source to run it.',
-      '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
-      ''
-    ].join('\n')
-  );
-}
+reportSkipped(
+  'the official gateway-conformance suite (tests/interop/gateway-conformance.test.ts)',
+  missing,
+  'The Go module proxy here refuses github.com/ipfs/gateway-conformance, so `npm run interop:tools` cannot build it; point FIRTH_GATEWAY_CONFORMANCE and GATEWAY_CONFORMANCE_HOME at a build and its source.'
+);
 
 interface Skip {
   prefix: string;
