@@ -33,7 +33,7 @@ interface AddResponse {
 
 async function addFile(service: TestService, key: string, name: string, bytes: Uint8Array) {
   const form = new FormData();
-  form.append('data', new Blob([bytes]), name);
+  form.append('data', new Blob([Buffer.from(bytes)]), name);
   const res = await fetch(`${service.apiUrl}/api/content/add`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}` },
@@ -47,10 +47,26 @@ async function addCar(service: TestService, key: string, car: Uint8Array) {
   const res = await fetch(`${service.apiUrl}/api/content/add-car`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/vnd.ipld.car' },
-    body: car
+    body: Buffer.from(car)
   });
   expect(res.status, await res.clone().text()).toBe(200);
   return (await res.json()) as AddResponse;
+}
+
+/** A folder as one multipart body: each file in "data" named by its path, empty directories as
+ * `application/x-directory` parts (Kubo's convention). */
+async function addFolder(service: TestService, key: string, folder: FolderCase) {
+  const form = new FormData();
+  const directory = (p: string) => form.append('data', new Blob([], { type: 'application/x-directory' }), p);
+  if (folder.files.length === 0 && folder.emptyDirs.length === 0) directory(folder.name);
+  for (const f of folder.files)
+    form.append('data', new Blob([Buffer.from(f.bytes)]), `${folder.name}/${f.path}`);
+  for (const d of folder.emptyDirs) directory(`${folder.name}/${d}`);
+  return fetch(`${service.apiUrl}/api/content/add`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}` },
+    body: form
+  });
 }
 
 /** Firth's import profile over a folder's files, as the import worker runs it: the top directory's CID. */
@@ -160,6 +176,33 @@ describe.skipIf(missing.length > 0)('UnixFS CIDs: Kubo unixfs-v1-2025 and Firth 
         expect((await addCar(service!, key, await kuboCar(repo, cid))).cid).toBe(cid);
       }
     );
+
+    it("every folder: multipart with paths gives Kubo's CID, and the same folder again is a duplicate", async () => {
+      const got: Record<string, string> = {};
+      const want: Record<string, string> = {};
+      for (const folder of folders) {
+        const res = await addFolder(service!, key, folder);
+        expect(res.status, await res.clone().text()).toBe(200);
+        got[folder.name] = ((await res.json()) as AddResponse).cid;
+        want[folder.name] = kuboFolders.get(folder.name)!;
+      }
+      expect(got).toEqual(want);
+      const again = await addFolder(service!, key, folders[0]!);
+      expect(await again.json()).toMatchObject({ cid: want[folders[0]!.name], duplicate: true });
+    });
+
+    it('refuses a folder upload with two top folders or a path that climbs out', async () => {
+      for (const names of [['a/x.txt', 'b/y.txt'], ['a/../x.txt'], ['a//x.txt']]) {
+        const form = new FormData();
+        for (const n of names) form.append('data', new Blob(['x']), n);
+        const res = await fetch(`${service!.apiUrl}/api/content/add`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}` },
+          body: form
+        });
+        expect(res.status, names.join(',')).toBe(400);
+      }
+    });
 
     it("every folder: Kubo's CAR gives Kubo's CID, and its files read back", async () => {
       for (const folder of folders) {
