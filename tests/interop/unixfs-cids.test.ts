@@ -191,6 +191,12 @@ describe.skipIf(missing.length > 0)('UnixFS CIDs: Kubo unixfs-v1-2025 and Firth 
       expect(await again.json()).toMatchObject({ cid: want[folders[0]!.name], duplicate: true });
     });
 
+    it('takes a file named by an absolute path as one file, as before', async () => {
+      const f = FILE_CASES[1]!;
+      const added = await addFile(service!, key, `/home/someone/${f.name}`, f.bytes);
+      expect(added.cid).toBe(kuboFiles.get(f.name));
+    });
+
     it('refuses a folder upload with two top folders or a path that climbs out', async () => {
       for (const names of [['a/x.txt', 'b/y.txt'], ['a/../x.txt'], ['a//x.txt']]) {
         const form = new FormData();

@@ -81,7 +81,7 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     replicationParam(q.replication, ctx.config.replication);
     const fields: Record<string, string> = {};
     let staged: StagedUpload | undefined;
-    let fileName = '';
+    let fileName: string;
     try {
       const parts = fileParts(req.parts(), fields)[Symbol.asyncIterator]();
       const first = await parts.next();
@@ -89,8 +89,11 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         throw new InvalidInputError('ERR_INVALID_INPUT', 'no file: send it in multipart field "data"');
       const firstPath = partPath(first.value);
       const opts = { maxBytes: max, signal: abortOn(req) };
-      if (!firstPath.includes('/') && !isDirectoryPart(first.value)) {
-        fileName = first.value.filename;
+      // A relative path with a folder in it starts a folder upload; a bare name, or a client's
+      // absolute path of one file, is a single file as before.
+      const folder = isDirectoryPart(first.value) || (firstPath.includes('/') && !firstPath.startsWith('/'));
+      if (!folder) {
+        fileName = first.value.filename.split(/[\\/]/).pop() ?? '';
         staged = await stageFile(ctx.uploads, first.value.file, opts);
         checkTruncated(first.value, max);
         const more = await parts.next();
