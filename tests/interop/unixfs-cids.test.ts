@@ -55,12 +55,14 @@ async function addCar(service: TestService, key: string, car: Uint8Array) {
 
 /** A folder as one multipart body: each file in "data" named by its path, empty directories as
  * `application/x-directory` parts (Kubo's convention). */
-async function addFolder(service: TestService, key: string, folder: FolderCase) {
+async function addFolder(service: TestService, key: string, folder: FolderCase, escape = false) {
   const form = new FormData();
-  const directory = (p: string) => form.append('data', new Blob([], { type: 'application/x-directory' }), p);
+  const name = (p: string) => (escape ? encodeURIComponent(p) : p);
+  const directory = (p: string) =>
+    form.append('data', new Blob([], { type: 'application/x-directory' }), name(p));
   if (folder.files.length === 0 && folder.emptyDirs.length === 0) directory(folder.name);
   for (const f of folder.files)
-    form.append('data', new Blob([Buffer.from(f.bytes)]), `${folder.name}/${f.path}`);
+    form.append('data', new Blob([Buffer.from(f.bytes)]), name(`${folder.name}/${f.path}`));
   for (const d of folder.emptyDirs) directory(`${folder.name}/${d}`);
   return fetch(`${service.apiUrl}/api/content/add`, {
     method: 'POST',
@@ -189,6 +191,11 @@ describe.skipIf(missing.length > 0)('UnixFS CIDs: Kubo unixfs-v1-2025 and Firth 
       expect(got).toEqual(want);
       const again = await addFolder(service!, key, folders[0]!);
       expect(await again.json()).toMatchObject({ cid: want[folders[0]!.name], duplicate: true });
+      // Paths URL-escaped, as Kubo's client sends them ("nested%2Fdocs%2Fguide.md").
+      for (const folder of folders.filter((f) => f.name === 'nested' || f.name.startsWith('ü'))) {
+        const escaped = await addFolder(service!, key, folder, true);
+        expect(((await escaped.json()) as AddResponse).cid).toBe(want[folder.name]);
+      }
     });
 
     it('takes a file named by an absolute path as one file, as before', async () => {
