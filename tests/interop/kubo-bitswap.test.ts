@@ -138,7 +138,7 @@ describe.skipIf(missing.length > 0)('Kubo fetches from Firth over bitswap', () =
     const res = await fetch(`${service.apiUrl}/api/content/add-car?filename=folder`, {
       method: 'POST',
       headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/vnd.ipld.car' },
-      body: carBytes
+      body: new Uint8Array(carBytes)
     });
     const body = await res.text();
     expect(res.status, body).toBe(200);
