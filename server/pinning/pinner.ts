@@ -253,6 +253,9 @@ export class Pinner {
       )
     );
     let last = { blocks: content.blocks, bytes: content.dag_size };
+    // Said in status_details while pinning and in the failure reason: an origin that gave a bad address
+    // (Kubo announces every address it has) must not leave a pin that fails for no stated reason.
+    const dialNote = describeDials(plan.dial, dialled);
     const away = () => plan.viaUs.length > 0 && !this.#connected(plan.viaUs);
     // Its browser is away and no other origin answered: wait for it rather than spend the timeout.
     if (away() && !dialled.some((d) => d.status === 'fulfilled')) {
@@ -262,7 +265,7 @@ export class Pinner {
 
     await db
       .updateTable('contents')
-      .set({ pin_status: 'pinning', status_details: '', updated_at: Date.now() })
+      .set({ pin_status: 'pinning', status_details: dialNote, updated_at: Date.now() })
       .where('id', '=', content.id)
       .where('pin_status', 'in', ['queued', 'pinning'])
       .execute();
@@ -358,7 +361,9 @@ export class Pinner {
         await this.#hold(
           job,
           content,
-          `no block arrived for ${Math.round(stallMs / 1000)} s: retrying`,
+          [`no block arrived for ${Math.round(stallMs / 1000)} s: retrying`, dialNote]
+            .filter(Boolean)
+            .join('; '),
           last
         );
         return;
@@ -374,12 +379,13 @@ export class Pinner {
         : signal.aborted
           ? `timed out after ${Math.round(timeoutMs / 1000)} s with ${last.blocks} blocks (${last.bytes} bytes) fetched: no peer provided the rest`
           : `could not fetch the DAG: ${(err as Error).message}`;
+      const reason = dialNote === '' ? details : `${details}; ${dialNote}`;
       await db.transaction().execute(async (tx) => {
         await tx
           .updateTable('contents')
           .set({
             pin_status: 'failed',
-            status_details: details,
+            status_details: reason,
             blocks: last.blocks,
             dag_size: last.bytes,
             updated_at: Date.now()
@@ -387,15 +393,31 @@ export class Pinner {
           .where('id', '=', content.id)
           .where('pin_status', '=', 'pinning')
           .execute();
-        await queue.finish(tx, job.id, { state: 'failed', error: details });
+        await queue.finish(tx, job.id, { state: 'failed', error: reason });
       });
-      this.#publish(content, { status: 'failed', ...last, details });
-      log.warn({ content: content.id, cid: content.cid, details }, 'pin failed');
+      this.#publish(content, { status: 'failed', ...last, details: reason });
+      log.warn({ content: content.id, cid: content.cid, details: reason }, 'pin failed');
     } finally {
       clearInterval(ticker);
       wants.stop();
     }
   }
+}
+
+/**
+ * What dialling a pin's origins gave, for its status: '' when there were none or one answered, else
+ * how many could not be dialled and the first error (e.g. `connect ECONNREFUSED 127.0.0.1:1`).
+ */
+export function describeDials(addrs: string[], results: Array<PromiseSettledResult<unknown>>): string {
+  if (addrs.length === 0 || results.some((r) => r.status === 'fulfilled')) return '';
+  const i = Math.max(
+    0,
+    results.findIndex((r) => r.status === 'rejected')
+  );
+  const first = results[i];
+  const why =
+    first?.status === 'rejected' ? `: ${(first.reason as Error)?.message ?? String(first.reason)}` : '';
+  return `none of its ${addrs.length} origin address${addrs.length === 1 ? '' : 'es'} could be dialled (${addrs[i]}${why})`;
 }
 
 /** Time for bitswap to drop a cancelled want before the same block is wanted again. */
