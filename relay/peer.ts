@@ -19,7 +19,9 @@ import * as json from 'multiformats/codecs/json';
 import { CID } from 'multiformats/cid';
 import { sha512 } from 'multiformats/hashes/sha2';
 import { loadOrCreatePeerKey } from './identity.ts';
-import nodeDataChannel from 'node-datachannel';
+import { keepUdpMuxListenersAlive } from './webrtc-native.ts';
+
+export { releaseNativeTransports } from './webrtc-native.ts';
 
 export interface PeerInit {
   dataDir: string;
@@ -85,16 +87,12 @@ export async function createPeer(init: PeerInit) {
     { maxInboundStreams: 1024, maxOutboundStreams: 1024 }
   );
   await helia.start();
+  // Stopping the WebRTC-direct listener would leave the native library a dangling pointer.
+  if (keepUdpMuxListenersAlive(helia.libp2p) === 0) {
+    await helia.stop();
+    throw new Error('@libp2p/webrtc internals not found: the WebRTC-direct listener cannot be kept alive');
+  }
   return helia;
-}
-
-/**
- * Frees the WebRTC library's native threads and sockets before the process exits. Without it the
- * process can abort in node-datachannel's teardown at exit after a browser's WebRTC connection
- * (seen in tests/e2e/resume.test.ts). Process-wide, so only for a process that is about to exit.
- */
-export function releaseNativeTransports(): void {
-  nodeDataChannel.cleanup();
 }
 
 export interface BitswapTraffic {

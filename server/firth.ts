@@ -350,12 +350,18 @@ export async function startFirth(
   // The whole stop, also used when start fails at a listener (a port in use).
   const shutdown = async (): Promise<void> => {
     // Stop accepting and let in-flight requests (uploads included) finish, then the workers,
-    // then the peer, and the database last.
+    // then the database, then the peer.
     // Uploads get a grace period; then any connection still open is cut.
     const grace = setTimeout(() => {
       api.server.closeAllConnections();
       gateway.server.closeAllConnections();
     }, 30_000);
+    // A keep-alive connection whose request finishes during the drain would otherwise stay open
+    // (and hold the stop) until its keep-alive timeout: close each as soon as it is idle.
+    const idle = setInterval(() => {
+      api.server.closeIdleConnections();
+      gateway.server.closeIdleConnections();
+    }, 100);
     await Promise.all([
       api.close(),
       new Promise<void>((resolve) => {
@@ -364,6 +370,7 @@ export async function startFirth(
       })
     ]);
     clearTimeout(grace);
+    clearInterval(idle);
     gateway.server.closeAllConnections();
     await pinner.stop();
     await dealPipeline?.stop();

@@ -1,14 +1,17 @@
 // Block-level helpers shared by retrieval and offloading: a key per block (its multihash, so v0/v1
-// CIDs of the same bytes are one block, as in the blockstore), links by codec, hash verification,
-// and a walk over the blocks of a DAG held locally.
-import * as dagCbor from '@ipld/dag-cbor';
-import * as dagPb from '@ipld/dag-pb';
+// CIDs of the same bytes are one block, as in the blockstore), links by codec (re-exported), hash
+// verification, and a walk over the blocks of a DAG held locally.
 import type { Blockstore } from 'interface-blockstore';
 import toBuffer from 'it-to-buffer';
 import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { identity } from 'multiformats/hashes/identity';
 import { sha256, sha512 } from 'multiformats/hashes/sha2';
+// One links-by-codec helper for upload, retrieval and GC: a copy that missed dag-json once let GC
+// drop blocks a pinned dag-json DAG needed.
+import { linksOf } from '../../server/content/dag.ts';
+
+export { linksOf };
 
 export class BlockVerificationError extends Error {
   override name = 'BlockVerificationError';
@@ -43,25 +46,6 @@ export async function verifyBlock(cid: CID, bytes: Uint8Array): Promise<void> {
   if (!Buffer.from(digest).equals(cid.multihash.digest)) {
     throw new BlockVerificationError(`block ${cid} does not hash to its CID (corrupted by the provider)`);
   }
-}
-
-/** The CIDs a block links to; codecs without links (raw, unknown) have none. */
-export function linksOf(cid: CID, bytes: Uint8Array): CID[] {
-  if (cid.code === raw.code) return [];
-  if (cid.code === dagPb.code) return dagPb.decode(bytes).Links.map((l) => l.Hash);
-  if (cid.code === dagCbor.code) {
-    const out: CID[] = [];
-    const visit = (value: unknown): void => {
-      const link = CID.asCID(value);
-      if (link != null) out.push(link);
-      else if (Array.isArray(value)) value.forEach(visit);
-      else if (value != null && typeof value === 'object' && !(value instanceof Uint8Array))
-        Object.values(value).forEach(visit);
-    };
-    visit(dagCbor.decode(bytes));
-    return out;
-  }
-  return [];
 }
 
 /**

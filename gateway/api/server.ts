@@ -7,6 +7,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify from 'fastify';
 import type { Logger } from '../../server/log.ts';
 import { hashToken } from '../../server/accounts/tokens.ts';
+import { MAX_FOLDER_FILES } from '../../server/content/upload.ts';
 import { attachBenchWsSink } from './bench-ws-sink.ts';
 import { errorHandler, toErrorBody } from './errors.ts';
 import type { ApiContext } from './context.ts';
@@ -79,12 +80,14 @@ export async function buildApiServer(ctx: ApiContext, log: Logger) {
         }
       });
       await api.register(multipart, {
+        // A folder upload names each file by its path ("album/a.jpg"): keep it whole.
+        preservePath: true,
         limits: {
           fileSize: ctx.config.maxUploadBytes,
-          files: 1,
+          files: MAX_FOLDER_FILES,
           fields: 16,
           fieldSize: 64 * 1024,
-          parts: 20
+          parts: MAX_FOLDER_FILES + 20
         },
         throwFileSizeLimit: true
       });

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createAccounts } from '../accounts/accounts.ts';
 import { ConfigError, loadConfig } from '../config.ts';
@@ -70,10 +71,15 @@ async function serve(): Promise<number> {
     process.exit(1);
   }
   const code = await new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        // A second SIGINT or SIGTERM while stopping: the operator wants out now.
+        node.log.warn({ signal }, 'second signal while shutting down: exiting at once');
+        process.exit(128 + os.constants.signals[signal]);
+      }
+      stopping = true;
       node.log.info({ signal }, 'shutting down');
-      // A second signal, or a shutdown stuck for a minute, ends the process at once.
-      process.once(signal, () => process.exit(130));
       setTimeout(() => {
         node.log.error('shutdown took over 60 s: exiting');
         process.exit(1);
@@ -86,10 +92,11 @@ async function serve(): Promise<number> {
         }
       );
     };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
-  // Everything is closed; libraries may still hold timers, so leave now rather than wait for them.
+  // Everything is closed. The WebRTC library's native threads (and the UDP mux listeners it must
+  // keep, relay/webrtc-native.ts) would hold the event loop open, so leave explicitly.
   releaseNativeTransports();
   process.exit(code);
 }

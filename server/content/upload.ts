@@ -1,6 +1,6 @@
 import { CarBlockIterator } from '@ipld/car';
 import type { FsBlockstore } from 'blockstore-fs';
-import { importByteStream } from 'ipfs-unixfs-importer';
+import { importByteStream, importer, type ImportCandidate } from 'ipfs-unixfs-importer';
 import type { Kysely } from 'kysely';
 import { CID } from 'multiformats/cid';
 import { identity } from 'multiformats/hashes/identity';
@@ -54,13 +54,14 @@ export interface UploadContext {
   onReceived?(content: Content, bytes: number): void;
 }
 
-/** Counts bytes as they stream past and stops at the limit. */
+/** Counts bytes as they stream past and stops at the limit (`before`: bytes of earlier files). */
 async function* metered(
   source: AsyncIterable<Uint8Array>,
   opts: UploadOptions,
-  onBytes: (n: number) => void
+  onBytes: (n: number) => void,
+  before = 0
 ): AsyncGenerator<Uint8Array> {
-  let total = 0;
+  let total = before;
   let reported = 0;
   for await (const chunk of source) {
     opts.signal?.throwIfAborted();
@@ -157,6 +158,74 @@ export async function stageFile(
       type: 1,
       received: size
     });
+  } catch (err) {
+    await staging.discard();
+    throw err;
+  }
+}
+
+/** The most files (and directories) one multipart folder upload may carry. */
+export const MAX_FOLDER_FILES = 10_000;
+
+/** One entry of a folder upload: a file (with its bytes) or an empty directory (no content). */
+export interface FolderEntry {
+  /** Its path with the folder's name first, "/"-separated: "album/photos/a.jpg". */
+  path: string;
+  content?: AsyncIterable<Uint8Array>;
+}
+
+/** A relative path with no empty, "." or ".." segments, or a 400 that names it. */
+export function folderPath(text: string): string {
+  const segments = text.replace(/\/+$/, '').split('/');
+  if (text === '' || segments.some((s) => s === '' || s === '.' || s === '..')) {
+    throw new InvalidInputError(
+      'ERR_INVALID_INPUT',
+      `"${text.slice(0, 200)}" is not a relative path inside a folder`
+    );
+  }
+  return segments.join('/');
+}
+
+/**
+ * Chunks and hashes the files of one folder (entries in any order, all under one top folder) with
+ * the import profile into a staging area; the root is the top folder. Files are read one after the
+ * other, as a multipart body delivers them.
+ */
+export async function stageFolder(
+  ctx: UploadContext,
+  entries: AsyncIterable<FolderEntry>,
+  opts: UploadOptions
+): Promise<StagedUpload> {
+  const staging = new StagingArea(ctx.blockstore, ctx.stagingDir);
+  try {
+    let size = 0;
+    let dagSize = 0;
+    let top: string | undefined;
+    staging.onWritten = (bytes) => (dagSize += bytes.byteLength);
+    async function* candidates(): AsyncGenerator<ImportCandidate> {
+      for await (const entry of entries) {
+        const path = folderPath(entry.path);
+        const head = path.split('/')[0]!;
+        if (top !== undefined && head !== top) {
+          throw new InvalidInputError(
+            'ERR_INVALID_INPUT',
+            `a folder upload has one top folder: "${path}" is not inside "${top}"`
+          );
+        }
+        top = head;
+        if (entry.content == null) yield { path };
+        else yield { path, content: metered(entry.content, opts, (n) => (size += n), size) };
+      }
+    }
+    let root: CID | undefined;
+    // One file at a time: the next multipart part is readable only once this one is consumed.
+    const options = { ...importProfile(16), fileImportConcurrency: 1, signal: opts.signal };
+    for await (const entry of importer(candidates(), staging, options)) {
+      if (entry.path === top) root = entry.cid;
+    }
+    if (root == null) throw new InvalidInputError('ERR_INVALID_INPUT', 'the folder upload is empty');
+    await staging.flush();
+    return staged(ctx, staging, { root, size, dagSize, blocks: staging.size, type: 2, received: size });
   } catch (err) {
     await staging.discard();
     throw err;

@@ -21,13 +21,7 @@ interface PinStatusJson {
 }
 
 // The service runs as its own process here (as `npx firth serve` does), so stopping and restarting
-// it is a real process restart.
-//
-// Known defect, not yet fixed: stopping the service while a browser holds a WebRTC-direct connection
-// to it sometimes aborts the process inside node-datachannel (`std::system_error: Invalid argument`),
-// after the database is closed. These tests check what they are about (the upload survives the
-// restart and gets pinned), so they accept that exit; tests/integration/cli.test.ts requires a clean
-// SIGTERM exit where no browser is connected.
+// it is a real process restart, and every stop must exit cleanly (code 0).
 
 function uploadCard(page: Page, name: string): Locator {
   return page.getByRole('listitem', { name, exact: true });
@@ -109,7 +103,7 @@ describe('sync robustness of the browser peer', () => {
 
   afterAll(async () => {
     await context?.close();
-    await service?.stop({ keepData: true, allowUncleanExit: true });
+    await service?.stop({ keepData: true });
     for (const dir of [dataDir, profileDir, filesDir])
       if (dir) await fs.rm(dir, { recursive: true, force: true });
   });
@@ -146,7 +140,7 @@ describe('sync robustness of the browser peer', () => {
 
   it('pins an upload added while the service was down once it is back (same origin)', async () => {
     const port = new URL(service!.apiUrl).port;
-    await service!.stop({ keepData: true, allowUncleanExit: true });
+    await service!.stop({ keepData: true });
     service = undefined;
     await page.getByRole('status').filter({ hasText: 'Offline' }).waitFor({ timeout: 30_000 });
 

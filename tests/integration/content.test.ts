@@ -322,6 +322,27 @@ describe.each(DATABASES)('content API on %s', (kind) => {
     expect(await countFiles(path.join(svc.dataDir, 'staging'))).toBe(0);
   });
 
+  it('counts every file of a streamed folder upload against FIRTH_MAX_UPLOAD_BYTES', async () => {
+    const form = new FormData();
+    for (const name of ['a.bin', 'b.bin'])
+      form.append(
+        'data',
+        new Blob([deterministicBytes(name, 5 * 1024 * 1024) as Uint8Array<ArrayBuffer>]),
+        `folder/${name}`
+      );
+    const request = new Request('http://x/', { method: 'POST', body: form });
+    // Chunked (no Content-Length): each file is under the limit, the two together are not.
+    const streamed = await api('/content/add', {
+      method: 'POST',
+      headers: { 'content-type': request.headers.get('content-type')! },
+      body: request.body,
+      duplex: 'half'
+    } as RequestInit);
+    expect(streamed.status).toBe(413);
+    expect((await streamed.json()).error.reason).toBe('ERR_CONTENT_SIZE_OVER_LIMIT');
+    expect(await countFiles(path.join(svc.dataDir, 'staging'))).toBe(0);
+  });
+
   it('leaves nothing behind when the client goes away mid-upload', async () => {
     const blocksDir = path.join(svc.dataDir, 'blocks');
     const before = await countFiles(blocksDir);

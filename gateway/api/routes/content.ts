@@ -1,9 +1,16 @@
+import type { MultipartFile, Multipart } from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { base32 } from 'multiformats/bases/base32';
 import { CID } from 'multiformats/cid';
 import { PERM_UPLOAD, PERM_USER } from '../../../server/db/schema.ts';
 import { InvalidInputError, TooLargeError, UnsupportedMediaTypeError } from '../../../server/errors.ts';
-import { stageCar, stageFile, type StagedUpload } from '../../../server/content/upload.ts';
+import {
+  stageCar,
+  stageFile,
+  stageFolder,
+  type FolderEntry,
+  type StagedUpload
+} from '../../../server/content/upload.ts';
 import type { Content } from '../../../server/db/schema.ts';
 import { parsePinRequest } from '../../../server/pinning/pins.ts';
 import { requireAuth, userOf } from '../auth.ts';
@@ -74,30 +81,33 @@ export async function contentRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     replicationParam(q.replication, ctx.config.replication);
     const fields: Record<string, string> = {};
     let staged: StagedUpload | undefined;
-    let fileName = '';
+    let fileName: string;
     try {
-      for await (const part of req.parts()) {
-        if (part.type === 'file') {
-          if (part.fieldname !== 'data' || staged != null) {
-            part.file.resume();
-            throw new InvalidInputError(
-              'ERR_INVALID_INPUT',
-              `unexpected file field "${part.fieldname}": send one file in "data"`
-            );
-          }
-          fileName = part.filename;
-          staged = await stageFile(ctx.uploads, part.file, { maxBytes: max, signal: abortOn(req) });
-          if (part.file.truncated)
-            throw new TooLargeError(
-              'ERR_CONTENT_SIZE_OVER_LIMIT',
-              `upload is over the limit of ${max} bytes`
-            );
-        } else {
-          fields[part.fieldname] = String(part.value);
-        }
-      }
-      if (staged == null)
+      const parts = fileParts(req.parts(), fields)[Symbol.asyncIterator]();
+      const first = await parts.next();
+      if (first.done === true)
         throw new InvalidInputError('ERR_INVALID_INPUT', 'no file: send it in multipart field "data"');
+      const firstPath = partPath(first.value);
+      const opts = { maxBytes: max, signal: abortOn(req) };
+      // A relative path with a folder in it starts a folder upload; a bare name, or a client's
+      // absolute path of one file, is a single file as before.
+      const folder = isDirectoryPart(first.value) || (firstPath.includes('/') && !firstPath.startsWith('/'));
+      if (!folder) {
+        fileName = first.value.filename.split(/[\\/]/).pop() ?? '';
+        staged = await stageFile(ctx.uploads, first.value.file, opts);
+        checkTruncated(first.value, max);
+        const more = await parts.next();
+        if (more.done !== true) {
+          more.value.file.resume();
+          throw new InvalidInputError(
+            'ERR_INVALID_INPUT',
+            `a second file "${partPath(more.value)}": send one file, or the files of one folder with their paths ("album/a.jpg")`
+          );
+        }
+      } else {
+        fileName = firstPath.split('/')[0]!;
+        staged = await stageFolder(ctx.uploads, folderEntries(first.value, parts, max), opts);
+      }
     } catch (err) {
       await staged?.discard();
       req.log.info({ err }, 'upload refused');
@@ -187,4 +197,63 @@ function abortOn(req: FastifyRequest): AbortSignal {
     if (!req.raw.complete) ctl.abort(new Error('client closed the request'));
   });
   return ctl.signal;
+}
+
+/** The file parts in field "data"; the other fields are recorded as they pass. */
+async function* fileParts(
+  parts: AsyncIterable<Multipart>,
+  fields: Record<string, string>
+): AsyncGenerator<MultipartFile> {
+  for await (const part of parts) {
+    if (part.type !== 'file') {
+      fields[part.fieldname] = String(part.value);
+      continue;
+    }
+    if (part.fieldname !== 'data') {
+      part.file.resume();
+      throw new InvalidInputError(
+        'ERR_INVALID_INPUT',
+        `unexpected file field "${part.fieldname}": send files in "data"`
+      );
+    }
+    yield part;
+  }
+}
+
+/** A part's path in the upload: its filename, URL-decoded when it is escaped as Kubo's client does. */
+function partPath(part: MultipartFile): string {
+  try {
+    return decodeURIComponent(part.filename);
+  } catch {
+    return part.filename;
+  }
+}
+
+/** Kubo's convention for an (empty) directory in a multipart add. */
+function isDirectoryPart(part: MultipartFile): boolean {
+  return part.mimetype === 'application/x-directory';
+}
+
+function checkTruncated(part: MultipartFile, max: number): void {
+  if (part.file.truncated)
+    throw new TooLargeError('ERR_CONTENT_SIZE_OVER_LIMIT', `upload is over the limit of ${max} bytes`);
+}
+
+/** The parts of a folder upload as import entries, the first one already read. */
+async function* folderEntries(
+  first: MultipartFile,
+  rest: AsyncIterator<MultipartFile>,
+  max: number
+): AsyncGenerator<FolderEntry> {
+  for (let part: MultipartFile | undefined = first; part != null;) {
+    if (isDirectoryPart(part)) {
+      part.file.resume();
+      yield { path: partPath(part) };
+    } else {
+      yield { path: partPath(part), content: part.file };
+      checkTruncated(part, max);
+    }
+    const next = await rest.next();
+    part = next.done === true ? undefined : next.value;
+  }
 }
