@@ -3,13 +3,15 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FsBlockstore } from 'blockstore-fs';
 import { buildApiServer } from '../gateway/api/server.ts';
-import { createBlockSource } from '../gateway/public/blocks.ts';
+import { createBlockSource, type BlockSource } from '../gateway/public/blocks.ts';
+import { deleteUnreferenced, heldKeys } from '../filecoin/offload/gc.ts';
+import { localDag } from '../filecoin/retrieval/dag.ts';
 import { createGatewayMeter, type GatewayMeter } from '../gateway/public/meter.ts';
 import { createGateway } from '../gateway/public/server.ts';
 import { loadOrCreatePeerKey } from '../relay/identity.ts';
 import { bitswapNotifier, createPeer, onBitswapWants, type FirthPeer } from '../relay/peer.ts';
 import { multiaddr } from '@multiformats/multiaddr';
-import type { CID } from 'multiformats/cid';
+import { CID } from 'multiformats/cid';
 import { createAccounts, type Accounts } from './accounts/accounts.ts';
 import type { FirthConfig } from './config.ts';
 import { createContentQueries } from './content/queries.ts';
@@ -184,8 +186,18 @@ export async function startFirth(
     delegates: addresses,
     onQueued: () => pinner.wake(),
     statusTopic: (userId) => statusEvents.topicFor(userId),
-    defaultReplication: config.replication
+    defaultReplication: config.replication,
+    // Deleting content: under the block lock (no upload writes meanwhile), delete the blocks of its
+    // DAG that no held content needs, and drop them from the gateway's cache.
+    onRemoved: (cid) =>
+      blockLock.exclusive(async () => {
+        const blocks: CID[] = [];
+        for await (const block of localDag(blockstore, CID.parse(cid))) blocks.push(block);
+        await deleteUnreferenced(blockstore, blocks, await heldKeys(db, blockstore));
+        gatewayBlocks?.evict(blocks);
+      })
   });
+  let gatewayBlocks: BlockSource | undefined;
 
   // The deal pipeline's parts that the API needs before the pipeline itself starts (after listen,
   // when the URL providers pull deal data from is known).
@@ -336,12 +348,12 @@ export async function startFirth(
       retrieval?.reads.touch(root);
       tracking.gatewayServed(root, bytes, request);
     },
-    blocks: createBlockSource({
+    blocks: (gatewayBlocks = createBlockSource({
       local: blockstore,
       networked: peer.blockstore,
       cacheBytes: config.gatewayCacheBytes,
       retrieve: retrieval == null ? undefined : (root, cid, o) => retrieval.retriever.block(root, cid, o)
-    }),
+    })),
     domain: config.gatewayDomain,
     timeoutMs: config.gatewayTimeoutMs,
     log: log.child({ module: 'gateway' })

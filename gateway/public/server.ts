@@ -271,6 +271,7 @@ async function route(
       return bytes;
     },
     has: (cid) => init.blocks.has(cid),
+    evict: (cids) => init.blocks.evict(cids),
     storage: {
       get: async function* (cid, o) {
         yield await blocks.get(cid, o ?? {});

@@ -178,6 +178,8 @@ export interface PinsInit {
   defaultReplication: number;
   /** The gossipsub topic with an account's live pin status, given in each pin's `info.status_topic`. */
   statusTopic?: (userId: number) => string;
+  /** Called after a content is removed, before the reply: stops serving it and GCs its blocks. */
+  onRemoved?: (cid: string) => Promise<void>;
 }
 
 export function createPins(init: PinsInit) {
@@ -343,6 +345,13 @@ export function createPins(init: PinsInit) {
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1)
         throw new NotFoundError('NOT_FOUND', `no pin with requestid "${requestId}"`);
+      const row = await db
+        .selectFrom('contents')
+        .select(['cid'])
+        .where('request_id', '=', requestId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      if (row != null) await init.onRemoved?.(row.cid);
     }
   };
 }

@@ -9,7 +9,7 @@ import { registerUser, startTestService, type TestService } from '../helpers/ser
 
 const FILE_SIZE = 2 * 1024 * 1024 + 999;
 
-async function upload(service: TestService, apiKey: string, bytes: Uint8Array): Promise<CID> {
+async function upload(service: TestService, apiKey: string, bytes: Uint8Array<ArrayBuffer>): Promise<CID> {
   const form = new FormData();
   form.append('data', new Blob([bytes]), 'file.bin');
   const res = await fetch(`${service.apiUrl}/api/content/add`, {
