@@ -77,5 +77,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       }
       for (const block of blocks) expect(await service.node.blockstore.has(block)).toBe(false);
     });
+
+    it('keeps and serves blocks another content still holds', async () => {
+      const bytes = randomBytes(FILE_SIZE);
+      const cid = await upload(service, apiKey, bytes);
+      expect((await upload(service, apiKey, bytes)).toString()).toBe(cid.toString());
+      const requestid = await requestIdOf(service, apiKey, cid);
+      const del = await fetch(`${service.apiUrl}/api/pinning/pins/${requestid}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${apiKey}` }
+      });
+      expect(del.status).toBe(202);
+      for (const block of await dagBlockCids(cid, service.node.blockstore))
+        expect(await service.node.blockstore.has(block)).toBe(true);
+      const still = await fetch(`${service.gatewayUrl}/ipfs/${cid}?format=raw`);
+      expect(still.status).toBe(200);
+      await still.arrayBuffer();
+    });
   });
 }
