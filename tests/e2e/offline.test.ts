@@ -231,7 +231,7 @@ describe('the app after the service restarted with another build', () => {
         () =>
           page.evaluate(async () => {
             const registration = await navigator.serviceWorker.getRegistration();
-            const shells = (await caches.keys()).filter((k) => k.startsWith('firth-shell-'));
+            const shells = (await globalThis.caches.keys()).filter((k) => k.startsWith('firth-shell-'));
             return registration?.waiting === null && registration.installing === null ? shells.length : 0;
           }),
         { timeout: 30_000 }
