@@ -4,8 +4,6 @@ import path from 'node:path';
 import type { FsBlockstore } from 'blockstore-fs';
 import { buildApiServer } from '../gateway/api/server.ts';
 import { createBlockSource, type BlockSource } from '../gateway/public/blocks.ts';
-import { deleteUnreferenced, heldKeys } from '../filecoin/offload/gc.ts';
-import { localDag } from '../filecoin/retrieval/dag.ts';
 import { createGatewayMeter, type GatewayMeter } from '../gateway/public/meter.ts';
 import { createGateway } from '../gateway/public/server.ts';
 import { loadOrCreatePeerKey } from '../relay/identity.ts';
@@ -50,6 +48,7 @@ import {
   type Retriever
 } from '../filecoin/retrieval/index.ts';
 import { BlockLock, lockWrites } from './content/block-lock.ts';
+import { createContentGc } from './content/gc.ts';
 import { createTracking, type Tracking } from './metrics/index.ts';
 import { isAddressInUse, PortInUseError } from './errors.ts';
 
@@ -187,17 +186,17 @@ export async function startFirth(
     onQueued: () => pinner.wake(),
     statusTopic: (userId) => statusEvents.topicFor(userId),
     defaultReplication: config.replication,
-    // Deleting content: under the block lock (no upload writes meanwhile), delete the blocks of its
-    // DAG that no held content needs, and drop them from the gateway's cache.
-    onRemoved: (cid) =>
-      blockLock.exclusive(async () => {
-        const blocks: CID[] = [];
-        for await (const block of localDag(blockstore, CID.parse(cid))) blocks.push(block);
-        await deleteUnreferenced(blockstore, blocks, await heldKeys(db, blockstore));
-        gatewayBlocks?.evict(blocks);
-      })
+    // Deleting content: its blocks no held content needs go, and leave the gateway's cache.
+    onRemoved: (cid) => contentGc.removed(cid).then(() => undefined)
   });
   let gatewayBlocks: BlockSource | undefined;
+  const contentGc = createContentGc({
+    db,
+    blockstore,
+    lock: blockLock,
+    evict: (blocks) => gatewayBlocks?.evict(blocks),
+    log: log.child({ module: 'content-gc' })
+  });
 
   // The deal pipeline's parts that the API needs before the pipeline itself starts (after listen,
   // when the URL providers pull deal data from is known).
@@ -385,6 +384,7 @@ export async function startFirth(
     clearInterval(idle);
     gateway.server.closeAllConnections();
     await pinner.stop();
+    await contentGc.stop();
     await dealPipeline?.stop();
     await retrieval?.offloader.stop();
     await retrieval?.retriever.stop();
@@ -444,6 +444,8 @@ export async function startFirth(
   const apiUrl = urlOf(config.host, port);
   pinner.start();
   retrieval?.offloader.start();
+  // Deletions a crash interrupted (marked removed, blocks not yet collected) finish now.
+  contentGc.start();
 
   if (dealNetwork != null && registry != null && config.deals.enabled && filecoin.kind !== 'none') {
     for (const p of filecoin.devnetProviders) {
