@@ -353,6 +353,7 @@ export async function startFirth(
       cacheBytes: config.gatewayCacheBytes,
       retrieve: retrieval == null ? undefined : (root, cid, o) => retrieval.retriever.block(root, cid, o)
     })),
+    deleted: (root) => contentGc.deleted(root),
     domain: config.gatewayDomain,
     timeoutMs: config.gatewayTimeoutMs,
     log: log.child({ module: 'gateway' })

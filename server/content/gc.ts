@@ -25,6 +25,11 @@ export interface ContentGc {
   removed(cid: string): Promise<{ removed: number; kept: number }>;
   /** Finishes every removed content whose root block is still held and needed by nothing held. */
   sweep(): Promise<{ contents: number; removed: number }>;
+  /**
+   * Whether users deleted this root and no content of it is held any more: the gateway then answers
+   * 410 Gone rather than look for it on the network (a deleting user's own browser may still hold it).
+   */
+  deleted(root: CID): Promise<boolean>;
   /** Runs `sweep` in the background (at start; a failure is logged and the next start retries). */
   start(): void;
   /** Waits for a background sweep to end. */
@@ -86,6 +91,18 @@ export function createContentGc(init: ContentGcInit): ContentGc {
         if (contents > 0) init.log.info({ contents, blocks: removed }, 'finished deleting removed content');
         return { contents, removed };
       }),
+
+    async deleted(root) {
+      // Contents keep the CID text they were pinned with: a v0 root may be asked for as v1, and back.
+      const forms = new Set([root.toString(), root.toV1().toString()]);
+      if (root.code === 0x70 && root.multihash.code === 0x12) forms.add(root.toV0().toString());
+      const rows = await db
+        .selectFrom('contents')
+        .select('pin_status')
+        .where('cid', 'in', [...forms])
+        .execute();
+      return rows.length > 0 && rows.every((r) => r.pin_status === 'removed');
+    },
 
     start() {
       sweeping ??= gc.sweep().then(
