@@ -3,13 +3,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FsBlockstore } from 'blockstore-fs';
 import { buildApiServer } from '../gateway/api/server.ts';
-import { createBlockSource } from '../gateway/public/blocks.ts';
+import { createBlockSource, type BlockSource } from '../gateway/public/blocks.ts';
 import { createGatewayMeter, type GatewayMeter } from '../gateway/public/meter.ts';
 import { createGateway } from '../gateway/public/server.ts';
 import { loadOrCreatePeerKey } from '../relay/identity.ts';
 import { bitswapNotifier, createPeer, onBitswapWants, type FirthPeer } from '../relay/peer.ts';
 import { multiaddr } from '@multiformats/multiaddr';
-import type { CID } from 'multiformats/cid';
+import { CID } from 'multiformats/cid';
 import { createAccounts, type Accounts } from './accounts/accounts.ts';
 import type { FirthConfig } from './config.ts';
 import { createContentQueries } from './content/queries.ts';
@@ -48,6 +48,7 @@ import {
   type Retriever
 } from '../filecoin/retrieval/index.ts';
 import { BlockLock, lockWrites } from './content/block-lock.ts';
+import { createContentGc } from './content/gc.ts';
 import { createTracking, type Tracking } from './metrics/index.ts';
 import { isAddressInUse, PortInUseError } from './errors.ts';
 
@@ -184,7 +185,17 @@ export async function startFirth(
     delegates: addresses,
     onQueued: () => pinner.wake(),
     statusTopic: (userId) => statusEvents.topicFor(userId),
-    defaultReplication: config.replication
+    defaultReplication: config.replication,
+    // Deleting content: its blocks no held content needs go, and leave the gateway's cache.
+    onRemoved: (cid) => contentGc.removed(cid).then(() => undefined)
+  });
+  let gatewayBlocks: BlockSource | undefined;
+  const contentGc = createContentGc({
+    db,
+    blockstore,
+    lock: blockLock,
+    evict: (blocks) => gatewayBlocks?.evict(blocks),
+    log: log.child({ module: 'content-gc' })
   });
 
   // The deal pipeline's parts that the API needs before the pipeline itself starts (after listen,
@@ -336,12 +347,13 @@ export async function startFirth(
       retrieval?.reads.touch(root);
       tracking.gatewayServed(root, bytes, request);
     },
-    blocks: createBlockSource({
+    blocks: (gatewayBlocks = createBlockSource({
       local: blockstore,
       networked: peer.blockstore,
       cacheBytes: config.gatewayCacheBytes,
       retrieve: retrieval == null ? undefined : (root, cid, o) => retrieval.retriever.block(root, cid, o)
-    }),
+    })),
+    deleted: (root) => contentGc.deleted(root),
     domain: config.gatewayDomain,
     timeoutMs: config.gatewayTimeoutMs,
     log: log.child({ module: 'gateway' })
@@ -373,6 +385,7 @@ export async function startFirth(
     clearInterval(idle);
     gateway.server.closeAllConnections();
     await pinner.stop();
+    await contentGc.stop();
     await dealPipeline?.stop();
     await retrieval?.offloader.stop();
     await retrieval?.retriever.stop();
@@ -432,6 +445,8 @@ export async function startFirth(
   const apiUrl = urlOf(config.host, port);
   pinner.start();
   retrieval?.offloader.start();
+  // Deletions a crash interrupted (marked removed, blocks not yet collected) finish now.
+  contentGc.start();
 
   if (dealNetwork != null && registry != null && config.deals.enabled && filecoin.kind !== 'none') {
     for (const p of filecoin.devnetProviders) {

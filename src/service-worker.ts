@@ -14,9 +14,10 @@
  * - Built and static files: cache first, from this build's cache (or another build's, while both exist);
  *   on demand from the network otherwise.
  * - `/api/*`: never touched (the browser handles it as if there were no worker).
- * - Updates: a new build installs in the background and waits; on the next full navigation from the only
- *   open window that navigation gets the new build's shell and the new worker takes over (deleting the
- *   older caches), so a page never runs against a cache that lacks its chunks.
+ * - Updates: a new build installs in the background and takes over at once, but the older build's cache
+ *   stays while a page may still run that build (its chunks are served from it, as above). Older caches go
+ *   on a navigation from the only open window: that window is leaving its page for this build's shell, so
+ *   no page is left that needs them. A page never runs against a cache that lacks its chunks.
  */
 import { base, build, files, version } from '$service-worker';
 
@@ -28,8 +29,6 @@ const CACHE = `${CACHE_PREFIX}${version}`;
 const SHELL = `${base}/`;
 const PRECACHE = [...new Set([...build, ...files, SHELL])];
 const ASSETS = new Set([...build, ...files]);
-/** Message a page or an older worker sends to make a waiting worker take over. */
-const SKIP_WAITING = 'firth:sw:skip-waiting';
 
 sw.addEventListener('install', (event) => {
   event.waitUntil(
@@ -37,22 +36,13 @@ sw.addEventListener('install', (event) => {
       const cache = await caches.open(CACHE);
       // `reload` skips the HTTP cache so that a new build never precaches an older build's shell.
       await cache.addAll(PRECACHE.map((url) => new Request(url, { cache: 'reload' })));
+      await sw.skipWaiting();
     })()
   );
 });
 
-sw.addEventListener('activate', (event) => {
-  event.waitUntil(
-    (async () => {
-      await deleteOlderCaches();
-      await sw.clients.claim();
-    })()
-  );
-});
-
-sw.addEventListener('message', (event) => {
-  if ((event.data as { type?: unknown } | null)?.type === SKIP_WAITING) event.waitUntil(sw.skipWaiting());
-});
+// Claiming keeps older pages working: their chunks come from their build's cache, which is not deleted here.
+sw.addEventListener('activate', (event) => event.waitUntil(sw.clients.claim()));
 
 sw.addEventListener('fetch', (event) => {
   const { request } = event;
@@ -64,34 +54,21 @@ sw.addEventListener('fetch', (event) => {
   if (url.pathname === `${base}/_app/version.json`) return;
 
   if (request.mode === 'navigate') {
-    event.respondWith(navigate(request));
+    event.respondWith(navigate(event));
   } else if (ASSETS.has(url.pathname) || url.pathname.startsWith(`${base}/_app/immutable/`)) {
     event.respondWith(cacheFirst(request, url.pathname));
   }
 });
 
-async function navigate(request: Request): Promise<Response> {
-  const shell = (await handOverToWaitingWorker()) ?? (await cachedShell());
-  if (shell !== undefined) return shell;
-  return fetch(request);
-}
-
-/**
- * A waiting (newer) worker takes over on a full navigation, unless another window still runs this build:
- * the page opened then is the newer build's shell, from its precache, so that it never needs a chunk of the
- * cache the newer worker deletes when it activates. Returns that shell, or undefined if no hand-over.
- */
-async function handOverToWaitingWorker(): Promise<Response | undefined> {
-  const { waiting, installing } = sw.registration;
-  if (waiting === null || installing !== null) return undefined;
-  const windows = await sw.clients.matchAll({ type: 'window' });
-  if (windows.length > 1) return undefined;
-  // Caches are listed in the order they were made: the last one is the waiting worker's, complete (it
-  // installed) since nothing is installing.
-  const newest = (await caches.keys()).filter((k) => k.startsWith(CACHE_PREFIX)).pop();
-  const shell = newest === undefined ? undefined : await (await caches.open(newest)).match(SHELL);
-  if (shell === undefined) return undefined;
-  waiting.postMessage({ type: SKIP_WAITING });
+async function navigate(event: FetchEvent): Promise<Response> {
+  const shell = await cachedShell();
+  if (shell === undefined) return fetch(event.request);
+  // Only the navigating window's own page can still run an older build: it is being replaced by this shell.
+  event.waitUntil(
+    (async () => {
+      if ((await sw.clients.matchAll({ type: 'window' })).length <= 1) await deleteOlderCaches();
+    })()
+  );
   return shell;
 }
 

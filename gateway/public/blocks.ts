@@ -18,6 +18,8 @@ export interface BlockSource {
   get(cid: CID, options: { signal?: AbortSignal; offline?: boolean; root?: CID }): Promise<Uint8Array>;
   /** Held locally, without touching the network. */
   has(cid: CID): Promise<boolean>;
+  /** Drops these blocks from the cache: deleted content must not be served from it. */
+  evict(cids: Iterable<CID>): void;
   /** The same, in the shape ipfs-unixfs-exporter reads (`get` yields chunks). */
   readonly storage: {
     get(cid: CID, options?: { signal?: AbortSignal; offline?: boolean }): AsyncGenerator<Uint8Array>;
@@ -74,6 +76,13 @@ class BlockCache {
       this.#bytes -= v.byteLength;
     }
   }
+
+  delete(key: string): void {
+    const bytes = this.#blocks.get(key);
+    if (bytes == null) return;
+    this.#blocks.delete(key);
+    this.#bytes -= bytes.byteLength;
+  }
 }
 
 class BlockNotFoundError extends Error {
@@ -129,6 +138,9 @@ export function createBlockSource(init: BlockSourceInit): BlockSource {
   };
   return {
     get,
+    evict(cids) {
+      for (const cid of cids) cache.delete(SHARDING.encode(cid).file);
+    },
     has: async (cid) =>
       cid.multihash.code === identity.code ||
       (await new Promise<boolean>((resolve) => access(fileOf(cid), (err) => resolve(err == null)))),

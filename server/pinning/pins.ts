@@ -178,6 +178,8 @@ export interface PinsInit {
   defaultReplication: number;
   /** The gossipsub topic with an account's live pin status, given in each pin's `info.status_topic`. */
   statusTopic?: (userId: number) => string;
+  /** Called after a content is removed, before the reply: stops serving it and GCs its blocks. */
+  onRemoved?: (cid: string) => Promise<void>;
 }
 
 export function createPins(init: PinsInit) {
@@ -317,7 +319,7 @@ export function createPins(init: PinsInit) {
 
     /** Replaces a pin with a new one in one step: a new requestid, the old one gone. */
     async replace(userId: number, requestId: string, pin: PinRequest): Promise<PinStatusJson> {
-      const content = await db.transaction().execute(async (tx) => {
+      const { content, oldCid } = await db.transaction().execute(async (tx) => {
         const old = await own(userId, requestId, tx);
         const removed = await tx
           .updateTable('contents')
@@ -327,9 +329,11 @@ export function createPins(init: PinsInit) {
           .executeTakeFirst();
         if (Number(removed.numUpdatedRows) !== 1)
           throw new NotFoundError('NOT_FOUND', `no pin with requestid "${requestId}"`);
-        return insertPin(tx, userId, pin, old.replication);
+        return { content: await insertPin(tx, userId, pin, old.replication), oldCid: old.cid };
       });
       init.onQueued();
+      // A replaced pin is a removed one: its blocks the new pin does not need go too.
+      if (oldCid !== content.cid) await init.onRemoved?.(oldCid);
       return toJson(content, pin.meta ?? {});
     },
 
@@ -343,6 +347,13 @@ export function createPins(init: PinsInit) {
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1)
         throw new NotFoundError('NOT_FOUND', `no pin with requestid "${requestId}"`);
+      const row = await db
+        .selectFrom('contents')
+        .select(['cid'])
+        .where('request_id', '=', requestId)
+        .where('user_id', '=', userId)
+        .executeTakeFirst();
+      if (row != null) await init.onRemoved?.(row.cid);
     }
   };
 }

@@ -14,6 +14,13 @@ export const TOKEN_KEY = 'firth.token';
 /** localStorage key holding the last viewer loaded with that token, for opening offline. */
 export const VIEWER_KEY = 'firth.viewer';
 
+/**
+ * How long opening the app waits for `GET /api/viewer` before it opens as this device last knew the account:
+ * a service that accepts connections but never answers (a hung process, a half-open link, a captive portal)
+ * must not leave a blank page.
+ */
+export const VIEWER_TIMEOUT_MS = 8_000;
+
 /** The viewer as last loaded, kept with the hash of the token it was loaded with. */
 interface CachedViewer {
   tokenHash: string;
@@ -182,7 +189,10 @@ export class Session {
   async #adopt(token: string): Promise<void> {
     this.#token = token;
     try {
-      const [viewer, hash] = await Promise.all([this.#api.viewer(), hashToken(token)]);
+      const [viewer, hash] = await Promise.all([
+        this.#api.viewer({ signal: AbortSignal.timeout(VIEWER_TIMEOUT_MS) }),
+        hashToken(token)
+      ]);
       if (this.#token !== token) return;
       this.#set(viewer, hash);
     } catch (err) {

@@ -173,7 +173,7 @@ describe('the installable app', () => {
     expect(cached.filter((p) => p.startsWith('/api'))).toEqual([]);
   });
 
-  it('deletes older builds’ caches when a worker activates', async () => {
+  it('keeps older builds’ caches while a page may run them, and deletes them on the next navigation', async () => {
     await page.goto(`${origin}/`);
     await page.evaluate(async () => {
       const stale = await caches.open('firth-shell-stale-build');
@@ -184,6 +184,11 @@ describe('the installable app', () => {
     });
     await page.reload();
     await page.evaluate(async () => navigator.serviceWorker.ready);
+    await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+    // The new worker runs this page now, but a page of the older build could still need its cache.
+    expect(await page.evaluate(async () => caches.has('firth-shell-stale-build'))).toBe(true);
+    // A navigation of the only window leaves no page of the older build.
+    await page.reload();
     await expect
       .poll(() =>
         page.evaluate(async () => (await caches.keys()).filter((k) => k.startsWith('firth-shell-')))

@@ -149,4 +149,38 @@ describe('uploading from the browser peer', () => {
     await uploadCard(page, 'album').locator('[data-state="pinned"]').waitFor();
     expect(pageErrors).toEqual([]);
   });
+
+  it('deleting on the content page shows the upload as deleted, and the service stops serving it', async () => {
+    const cid = await uploadCard(page, 'five.bin').getByTestId('upload-cid').textContent();
+    const [pin] = await pinsFor(service!, token, cid!);
+    await page.goto(`${origin}/content/${pin!.info.content_id}`);
+    await page.getByRole('button', { name: 'Delete this content' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.waitForURL(`${origin}/`);
+    const gone = await fetch(`${service!.gatewayUrl}/ipfs/${cid}`);
+    await gone.arrayBuffer();
+    expect(gone.status).toBe(410);
+
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Upload' }).click();
+    const card = uploadCard(page, 'five.bin');
+    await card.locator('[data-state="removed"]').waitFor();
+    expect(await card.getByTestId('removed-note').textContent()).toContain('no longer keeps or serves it');
+  });
+
+  it('a pin deleted elsewhere (the API) shows as deleted after a reload, and can be pinned again', async () => {
+    const cid = await uploadCard(page, 'album').getByTestId('upload-cid').textContent();
+    const [pin] = await pinsFor(service!, token, cid!);
+    const del = await fetch(`${service!.apiUrl}/api/pinning/pins/${pin!.requestid}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` }
+    });
+    expect(del.status).toBe(202);
+    await page.reload();
+    const card = uploadCard(page, 'album');
+    await card.locator('[data-state="removed"]').waitFor();
+    await card.getByRole('button', { name: 'Pin again album' }).click();
+    await card.locator('[data-state="pinned"]').waitFor({ timeout: 90_000 });
+    expect((await pinsFor(service!, token, cid!)).map((p) => p.status)).toEqual(['pinned']);
+    expect(pageErrors).toEqual([]);
+  });
 });

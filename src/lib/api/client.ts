@@ -131,8 +131,8 @@ class ApiClient implements FirthApi {
     try {
       response = await this.#fetch(url, { method, headers, body, signal: call.signal });
     } catch (err) {
-      // An abort is the caller's decision, not a failure to report.
-      if (call.signal?.aborted) throw err;
+      // An abort is the caller's decision, not a failure to report; a timeout is the service not answering.
+      if (call.signal?.aborted && !isTimeout(call.signal.reason)) throw err;
       reportReachability(0);
       throw new ApiError(0, ERR_NETWORK, '', { cause: err });
     }
@@ -152,6 +152,10 @@ class ApiClient implements FirthApi {
       throw new ApiError(response.status, ERR_BAD_RESPONSE, '', { cause: err });
     }
   }
+}
+
+function isTimeout(reason: unknown): boolean {
+  return reason instanceof DOMException && reason.name === 'TimeoutError';
 }
 
 export function createApiClient(init: ApiClientInit = {}): FirthApi {

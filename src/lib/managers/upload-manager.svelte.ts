@@ -20,7 +20,9 @@ export interface UploadSelection {
   entries: ImportEntry[];
 }
 
-const FINAL: readonly UploadState[] = ['pinned', 'failed'];
+const FINAL: readonly UploadState[] = ['pinned', 'failed', 'removed'];
+/** Pinned uploads checked with the service at each start, newest first (a bound on requests). */
+const RECHECK_PINNED = 100;
 const PIN_STATES: readonly UploadState[] = ['queued', 'pinning', 'pinned', 'failed'];
 
 /** A pin's status, from an HTTP poll or a gossip message. */
@@ -252,6 +254,35 @@ export class UploadManager {
     for (const r of records) if (r.statusTopic !== undefined) this.#listen(r.statusTopic);
     void this.refreshStorage();
     for (const item of items) if (!item.final) this.#sync(item, session.signal);
+    void this.#recheckPinned(items, session.signal);
+  }
+
+  /** Marks the uploads of a pin just deleted on the service (My content's Delete) as removed. */
+  async removed(requestid: string): Promise<void> {
+    for (const item of this.#items)
+      if (item.record.requestid === requestid && item.state !== 'removed')
+        await this.#save(item, { state: 'removed', error: undefined });
+  }
+
+  /**
+   * Asks the service whether the pinned uploads it lists are still pinned: a pin deleted from another
+   * device or through the API is gone (404) and shows as removed here. Stops at the first other failure
+   * (offline: the next start asks again).
+   */
+  async #recheckPinned(items: UploadItem[], signal: AbortSignal): Promise<void> {
+    const pinned = items
+      .filter((i) => i.state === 'pinned' && i.record.requestid !== undefined)
+      .sort((a, b) => b.record.createdAt - a.record.createdAt)
+      .slice(0, RECHECK_PINNED);
+    for (const item of pinned) {
+      if (signal.aborted) return;
+      try {
+        await this.#pinning.get(item.record.requestid!, { signal });
+      } catch (err) {
+        if (isApiError(err) && err.status === 404) await this.removed(item.record.requestid!);
+        else return;
+      }
+    }
   }
 
   /** Stops syncing (sign-out): the queue stays in IndexedDB for the next session of this account. */
@@ -330,13 +361,13 @@ export class UploadManager {
   }
 
   /**
-   * Asks the service again for an upload whose pin failed (its blocks are still here): replaces the failed
+   * Asks the service again for an upload whose pin failed or was deleted (its blocks are still here): replaces the failed
    * pin request (`POST /pins/:requestid`) with one naming this peer's current addresses. The service keeps
    * the blocks it already fetched, so only the missing ones travel.
    */
   retry(item: UploadItem): void {
     if (
-      item.state !== 'failed' ||
+      (item.state !== 'failed' && item.state !== 'removed') ||
       item.cid === undefined ||
       item.record.localDropped ||
       this.#session === null

@@ -195,6 +195,10 @@ export async function createBrowserPeer(init: BrowserPeerInit): Promise<BrowserP
   libp2p.addEventListener('connection:open', () => changed());
   libp2p.addEventListener('connection:close', () => changed());
   libp2p.addEventListener('self:peer:update', () => changed());
+  // A relay reservation made after the connection adds the circuit address without a
+  // `self:peer:update` (seen after a reload): the circuit listener's `listening` says so.
+  libp2p.addEventListener('transport:listening', () => changed());
+  libp2p.addEventListener('transport:close', () => changed());
   const pubsub = libp2p.services.pubsub;
   pubsub.addEventListener('message', (evt) => {
     const msg = evt.detail;

@@ -3,9 +3,10 @@ import { UPLOADS_DB } from './constants';
 /**
  * Where an upload stands. `waiting`/`hashing`: being imported; `hashed`: its blocks are in IndexedDB and
  * its CID is known, not yet handed to the service; `queued`/`pinning`/`pinned`/`failed`: the service's
- * pin status.
+ * pin status; `removed`: the pin was deleted on the service (from any device or the API).
  */
-export type UploadState = 'waiting' | 'hashing' | 'hashed' | 'queued' | 'pinning' | 'pinned' | 'failed';
+export type UploadState =
+  'waiting' | 'hashing' | 'hashed' | 'queued' | 'pinning' | 'pinned' | 'failed' | 'removed';
 
 /** One upload as kept in IndexedDB, so the queue survives reloads. */
 export interface UploadRecord {
