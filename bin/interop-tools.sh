@@ -77,4 +77,11 @@ else
     "@ipfs-shipyard/pinning-service-compliance@$PSC_VERSION"
 fi
 
+# The suite's schema library (enjoi) calls util.isObject, which Node 23 removed: it runs on Node 22,
+# from the npm `node` package (as the project's own Node 24 is).
+if [[ -x "$psc/node_modules/.bin/node" ]] && "$psc/node_modules/.bin/node" --version | grep -q '^v22\.'; then
+  say "Node 22 for pinning-service-compliance already installed"
+else
+  npm install --prefix "$psc" --no-audit --no-fund node@22
+fi
 say "ready in $CACHE"

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUser, startTestService, type TestService } from '../helpers/service.ts';
-import { KUBO_BINARY, PSC_DIR, PSC_NODE, PSC_SPEC_FILE, reportSkipped } from './tools.ts';
+import { KUBO_BINARY, PINNING_COMPLIANCE, reportSkipped } from './tools.ts';
 
 /**
  * The published Pinning Service compliance suite (@ipfs-shipyard/pinning-service-compliance) run
@@ -13,9 +13,18 @@ import { KUBO_BINARY, PSC_DIR, PSC_NODE, PSC_SPEC_FILE, reportSkipped } from './
  * checks itself the way the spec allows).
  */
 
-const CLI = path.join(PSC_DIR, 'node_modules/@ipfs-shipyard/pinning-service-compliance/dist/src/index.js');
+const CLI = path.join(PINNING_COMPLIANCE, 'dist/src/index.js');
+/** Its install folder, which bin/interop-tools.sh also gives Node 22 and the spec file. */
+const PSC_DIR = path.resolve(PINNING_COMPLIANCE, '../../..');
+/** The suite needs Node ≤ 22 (its enjoi calls util.isObject, gone in Node 23). */
+const PSC_NODE = path.join(PSC_DIR, 'node_modules/.bin/node');
+/**
+ * The spec the suite checks responses against. It downloads it from GitHub on every run; this is the
+ * same file (ipfs/pinning-services-api-spec, tag v1.0.0), which psc-offline-spec.mjs makes it read.
+ */
+const PSC_SPEC_FILE = path.join(import.meta.dirname, 'fixtures', 'ipfs-pinning-service-v1.0.0.yaml');
 /** The suite writes its report under its own package, named after the service's hostname. */
-const REPORTS = path.join(PSC_DIR, 'node_modules/@ipfs-shipyard/pinning-service-compliance/dist/docs');
+const REPORTS = path.join(PINNING_COMPLIANCE, 'dist/docs');
 /** A run takes seconds; a hung suite must not hang CI. */
 const RUN_TIMEOUT_MS = 5 * 60_000;
 
@@ -81,7 +90,7 @@ function runSuite(endpoint: string, key: string): Promise<{ code: number | null;
       ['--import', path.join(import.meta.dirname, 'psc-offline-spec.mjs'), CLI, '-s', endpoint, key],
       {
         cwd: PSC_DIR,
-        env: { ...process.env, KUBO_BINARY, PSC_SPEC_FILE: existsSync(PSC_SPEC_FILE) ? PSC_SPEC_FILE : '' },
+        env: { ...process.env, KUBO_BINARY, PSC_SPEC_FILE },
         stdio: ['ignore', 'pipe', 'pipe']
       }
     );
@@ -97,9 +106,9 @@ function runSuite(endpoint: string, key: string): Promise<{ code: number | null;
   });
 }
 
-const present = existsSync(CLI);
-if (!present)
-  reportSkipped('Pinning Service compliance suite', `${CLI} is missing (run npm run interop:tools)`);
+const missing = [CLI, PSC_NODE].filter((p) => !existsSync(p)).map((p) => `${p} is missing`);
+const present = missing.length === 0;
+reportSkipped('Pinning Service compliance suite', missing);
 
 describe.skipIf(!present)('Pinning Service compliance suite against Firth', () => {
   let svc: TestService;
