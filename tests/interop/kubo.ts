@@ -73,7 +73,12 @@ async function must(repo: string, args: string[]): Promise<string> {
 }
 
 /** Creates a repo and starts `ipfs daemon` on it; resolves once the daemon says it is ready. */
-export async function startKubo(options: { offline?: boolean } = {}): Promise<KuboNode> {
+export async function startKubo(
+  options: {
+    offline?: boolean;
+    /** Extra `ipfs config --json` settings. */ config?: Array<[string, string]>;
+  } = {}
+): Promise<KuboNode> {
   const repo = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-kubo-'));
   // The `test` profile: loopback API/gateway/swarm on port 0, no bootstrap peers, no MDNS.
   await must(repo, ['init', '--profile=test', '--empty-repo']);
@@ -82,8 +87,9 @@ export async function startKubo(options: { offline?: boolean } = {}): Promise<Ku
     ['AutoConf.Enabled', 'false'],
     ['Addresses.Swarm', '["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"]'],
     ['Swarm.DisableNatPortMap', 'true'],
-    ['Discovery.MDNS.Enabled', 'false']
-  ] as const) {
+    ['Discovery.MDNS.Enabled', 'false'],
+    ...(options.config ?? [])
+  ]) {
     await must(repo, ['config', '--json', key, value]);
   }
 
