@@ -5,7 +5,8 @@ const BENCHES: Record<string, string> = {
   commp: './commp.ts',
   browser: './browser.ts',
   retrieval: './retrieval.ts',
-  deals: './deals.ts'
+  deals: './deals.ts',
+  kubo: './kubo.ts'
 };
 
 const name = process.argv[2];

@@ -353,6 +353,14 @@ export function createDealWorker(init: DealWorkerInit): DealWorker {
     message: string,
     now: number
   ): Promise<{ providers: number } | null> {
+    // Failures of one piece's deals commit one after another: a no-op write locks the piece's row
+    // (PostgreSQL; SQLite has one writer anyway), so a failure committing while another halts the
+    // piece is counted after it, and moved too, rather than left counting against its provider.
+    await tx
+      .updateTable('pieces')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('id', '=', pieceId)
+      .execute();
     const same = await tx
       .selectFrom('deals')
       .select('provider_actor')
