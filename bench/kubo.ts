@@ -4,6 +4,7 @@
 //        the same DAG from a second Kubo;
 //   in:  Firth pins the file from a Kubo origin (Pinning Service API), beside Kubo pinning it from Kubo.
 // Needs Kubo (`npm run interop:tools`). Each figure is the best of `runs` (default 2).
+import { openAsBlob } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +55,7 @@ async function kuboFetch(peer: string, cid: string): Promise<number> {
 
 /** A fresh Firth pins `cid` with `origins` through the Pinning Service API; seconds to pinned. */
 async function firthPin(cid: string, origins: string[]): Promise<number> {
-  const svc = await startServiceProcess({ FIRTH_LOG_LEVEL: 'warn' });
+  const svc = await startServiceProcess();
   try {
     const token = await registerAdmin(svc);
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -93,18 +94,20 @@ export async function main(args: string[]): Promise<void> {
   const runs = Number(args[1] ?? 2);
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-bench-kubo-'));
   const file = path.join(tmp, 'file.bin');
+  const say = (m: string) => process.stderr.write(`bench kubo: ${m}\n`);
+  say(`writing ${mib} MiB of random bytes`);
   await writeRandomFile(file, mib * MiB);
 
   // The source Kubo imports with its unixfs-v1-2025 profile (1 MiB raw leaves, 1024 links), the
   // DAG Firth's uploads make: both sides serve the very same blocks.
-  const source = await startKubo();
-  const firth = await startServiceProcess({ FIRTH_LOG_LEVEL: 'warn' });
+  const source = await startKubo({ profiles: ['unixfs-v1-2025'] });
+  const firth = await startServiceProcess();
   try {
-    await must(source, ['config', 'profile', 'apply', 'unixfs-v1-2025']);
+    say('adding it to the source Kubo and uploading it to Firth');
     const cid = (await must(source, ['add', '-Q', file])).trim();
     const token = await registerAdmin(firth);
     const form = new FormData();
-    form.append('data', await fs.openAsBlob(file), 'file.bin');
+    form.append('data', await openAsBlob(file), 'file.bin');
     const up = await fetch(`${firth.apiUrl}/api/content/add`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },
@@ -115,8 +118,10 @@ export async function main(args: string[]): Promise<void> {
 
     const firthAddr = (await firthTcp(firth)).addr;
     const sourceAddr = source.swarm[0]!;
+    say(`Kubo fetching from Firth, then from Kubo (best of ${runs} each)`);
     const out = { firth: await best(runs, () => kuboFetch(firthAddr, cid)) };
     const outKubo = await best(runs, () => kuboFetch(sourceAddr, cid));
+    say(`Firth pinning from the Kubo origin, then Kubo from Kubo again (best of ${runs} each)`);
     const inFirth = await best(runs, () => firthPin(cid, source.swarm));
     // Kubo pinning from Kubo is the same transfer as the out baseline: measured again after Firth's
     // pins, so both directions have a baseline taken next to them.

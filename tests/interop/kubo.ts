@@ -81,7 +81,7 @@ export async function startKubo(
 ): Promise<KuboNode> {
   const repo = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-kubo-'));
   // The `test` profile: loopback API/gateway/swarm on port 0, no bootstrap peers, no MDNS.
-  await must(repo, ['init', '--profile=test', '--empty-repo']);
+  await must(repo, ['init', `--profile=${['test', ...(options.profiles ?? [])].join(',')}`, '--empty-repo']);
   for (const [key, value] of [
     ['Routing.Type', '"none"'],
     ['AutoConf.Enabled', 'false'],
