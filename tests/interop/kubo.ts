@@ -76,20 +76,24 @@ async function must(repo: string, args: string[]): Promise<string> {
 export async function startKubo(
   options: {
     offline?: boolean;
-    /** Extra `ipfs config --json` settings. */ config?: Array<[string, string]>;
+    /** Extra `ipfs config --json` settings. */
+    config?: Array<[string, string]>;
+    /** Config profiles applied at init besides `test`, e.g. `unixfs-v1-2025`. */
+    profiles?: string[];
   } = {}
 ): Promise<KuboNode> {
   const repo = await fs.mkdtemp(path.join(os.tmpdir(), 'firth-kubo-'));
   // The `test` profile: loopback API/gateway/swarm on port 0, no bootstrap peers, no MDNS.
   await must(repo, ['init', `--profile=${['test', ...(options.profiles ?? [])].join(',')}`, '--empty-repo']);
-  for (const [key, value] of [
+  const settings: Array<[string, string]> = [
     ['Routing.Type', '"none"'],
     ['AutoConf.Enabled', 'false'],
     ['Addresses.Swarm', '["/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/tcp/0/ws"]'],
     ['Swarm.DisableNatPortMap', 'true'],
     ['Discovery.MDNS.Enabled', 'false'],
     ...(options.config ?? [])
-  ]) {
+  ];
+  for (const [key, value] of settings) {
     await must(repo, ['config', '--json', key, value]);
   }
 
