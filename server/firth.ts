@@ -351,9 +351,9 @@ export async function startFirth(
       local: blockstore,
       networked: peer.blockstore,
       cacheBytes: config.gatewayCacheBytes,
-      retrieve: retrieval == null ? undefined : (root, cid, o) => retrieval.retriever.block(root, cid, o)
+      retrieve: retrieval == null ? undefined : (root, cid, o) => retrieval.retriever.block(root, cid, o),
+      deleted: (root) => contentGc.deleted(root)
     })),
-    deleted: (root) => contentGc.deleted(root),
     domain: config.gatewayDomain,
     timeoutMs: config.gatewayTimeoutMs,
     log: log.child({ module: 'gateway' })

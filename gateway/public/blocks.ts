@@ -38,6 +38,11 @@ export interface BlockSourceInit {
    * when `root` is not such content (then peers are asked over bitswap).
    */
   retrieve?: (root: CID, cid: CID, options: { signal?: AbortSignal }) => Promise<Uint8Array | undefined>;
+  /**
+   * Roots this service's users deleted: asked only when a request's root is not held locally, and
+   * answered 410 Gone instead of being looked up on the network.
+   */
+  deleted?: (root: CID) => Promise<boolean>;
 }
 
 /** Blocks up to this size are cached: roots, directory nodes and the small blocks trustless
@@ -119,6 +124,8 @@ export function createBlockSource(init: BlockSourceInit): BlockSource {
     if (cached != null) return cached;
     let bytes = await readLocal(cid);
     if (bytes == null) {
+      if (options.root?.equals(cid) === true && (await init.deleted?.(cid)) === true)
+        throw new GatewayError(410, 'this content was deleted from this service');
       if (options.offline === true) throw new BlockNotFoundError(`block ${cid} is not held locally`);
       if (options.root != null && init.retrieve != null) {
         try {

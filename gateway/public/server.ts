@@ -20,8 +20,6 @@ export interface GatewayInit {
   /** How long a request may wait for blocks before 504. */
   timeoutMs: number;
   log: Logger;
-  /** Roots this service's users deleted (answered 410 Gone, not looked up on the network). */
-  deleted?(root: CID): Promise<boolean>;
   /** Metering seam: bytes of body sent for a root CID (called once per response). */
   onServed?(root: CID, bytes: number, request: { method: string; status: number }): void;
 }
@@ -284,10 +282,6 @@ async function route(
   const cacheControl = req.headers['cache-control'] ?? '';
   if (/\bonly-if-cached\b/.test(cacheControl) && !(await init.blocks.has(target.root))) {
     return { status: 412, headers: {} };
-  }
-
-  if (init.deleted != null && !(await init.blocks.has(target.root)) && (await init.deleted(target.root))) {
-    throw new GatewayError(410, 'this content was deleted from this service');
   }
 
   const request: GatewayRequest = {

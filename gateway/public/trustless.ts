@@ -53,9 +53,8 @@ async function locate(req: GatewayRequest): Promise<Located> {
       bytes: await loadBlock(req, req.root)
     };
   }
-  if (!(await req.blocks.has(req.root))) {
-    throw new GatewayError(404, `${req.root} is not held by this gateway`);
-  }
+  // Not held: 404, or 410 for content deleted here (the root block read is the existence check).
+  await loadBlock(req, req.root);
   const resolved = await resolvePath(req.root, req.segments, req.blocks, { signal: req.signal, ...OFFLINE });
   return { ...resolved, bytes: await loadBlock(req, resolved.terminus) };
 }

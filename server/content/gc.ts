@@ -10,6 +10,7 @@ import { blockKey, localDag } from '../../filecoin/retrieval/dag.ts';
 import type { Database } from '../db/schema.ts';
 import type { Logger } from '../log.ts';
 import type { BlockLock } from './block-lock.ts';
+import { cidForms } from './queries.ts';
 
 export interface ContentGcInit {
   db: Kysely<Database>;
@@ -26,8 +27,9 @@ export interface ContentGc {
   /** Finishes every removed content whose root block is still held and needed by nothing held. */
   sweep(): Promise<{ contents: number; removed: number }>;
   /**
-   * Whether users deleted this root and no content of it is held any more: the gateway then answers
-   * 410 Gone rather than look for it on the network (a deleting user's own browser may still hold it).
+   * Whether users deleted this root and no content of it is held any more: the gateway's block
+   * source then answers 410 Gone rather than look for it on the network (a deleting user's own
+   * browser may still hold it).
    */
   deleted(root: CID): Promise<boolean>;
   /** Runs `sweep` in the background (at start; a failure is logged and the next start retries). */
@@ -94,12 +96,10 @@ export function createContentGc(init: ContentGcInit): ContentGc {
 
     async deleted(root) {
       // Contents keep the CID text they were pinned with: a v0 root may be asked for as v1, and back.
-      const forms = new Set([root.toString(), root.toV1().toString()]);
-      if (root.code === 0x70 && root.multihash.code === 0x12) forms.add(root.toV0().toString());
       const rows = await db
         .selectFrom('contents')
         .select('pin_status')
-        .where('cid', 'in', [...forms])
+        .where('cid', 'in', cidForms(root.toString()))
         .execute();
       return rows.length > 0 && rows.every((r) => r.pin_status === 'removed');
     },
