@@ -23,6 +23,8 @@ export interface UploadSelection {
 const FINAL: readonly UploadState[] = ['pinned', 'failed', 'removed'];
 /** Pinned uploads checked with the service at each start, newest first (a bound on requests). */
 const RECHECK_PINNED = 100;
+/** CIDs per pin listing: the Pinning Service API's limit for its `cid` filter. */
+const PINS_PER_LIST = 10;
 const PIN_STATES: readonly UploadState[] = ['queued', 'pinning', 'pinned', 'failed'];
 
 /** A pin's status, from an HTTP poll or a gossip message. */
@@ -265,23 +267,26 @@ export class UploadManager {
   }
 
   /**
-   * Asks the service whether the pinned uploads it lists are still pinned: a pin deleted from another
-   * device or through the API is gone (404) and shows as removed here. Stops at the first other failure
-   * (offline: the next start asks again).
+   * Asks the service whether the pinned uploads it lists are still pinned, ten CIDs a request: a pin
+   * deleted from another device or through the API is no longer listed and shows as removed here.
+   * Stops at the first failure (offline: the next start asks again).
    */
   async #recheckPinned(items: UploadItem[], signal: AbortSignal): Promise<void> {
     const pinned = items
-      .filter((i) => i.state === 'pinned' && i.record.requestid !== undefined)
+      .filter((i) => i.state === 'pinned' && i.record.requestid !== undefined && i.cid !== undefined)
       .sort((a, b) => b.record.createdAt - a.record.createdAt)
       .slice(0, RECHECK_PINNED);
-    for (const item of pinned) {
-      if (signal.aborted) return;
+    for (let i = 0; i < pinned.length; i += PINS_PER_LIST) {
+      const batch = pinned.slice(i, i + PINS_PER_LIST);
+      const cids = batch.map((b) => b.cid!).filter((c, k, all) => all.indexOf(c) === k);
+      let listed: string[];
       try {
-        await this.#pinning.get(item.record.requestid!, { signal });
-      } catch (err) {
-        if (isApiError(err) && err.status === 404) await this.removed(item.record.requestid!);
-        else return;
+        listed = (await this.#pinning.list(cids, { signal })).map((p) => p.requestid);
+      } catch {
+        return;
       }
+      for (const item of batch)
+        if (!listed.includes(item.record.requestid!)) await this.removed(item.record.requestid!);
     }
   }
 

@@ -17,6 +17,8 @@ export interface PinningClient {
     options?: { signal?: AbortSignal }
   ): Promise<PinStatus>;
   get(requestid: string, options?: { signal?: AbortSignal }): Promise<PinStatus>;
+  /** Lists pins of up to 10 CIDs in any status (`GET /pins?cid=…&status=…`). */
+  list(cids: string[], options?: { signal?: AbortSignal }): Promise<PinStatus[]>;
   /** Replaces a pin (`POST /pins/:requestid`): a new request for the same content, with fresh origins. */
   replace(
     requestid: string,
@@ -40,12 +42,12 @@ export interface PinningClientInit {
 export function createPinningClient(init: PinningClientInit): PinningClient {
   const base = init.baseUrl ?? '/api/pinning';
 
-  async function call(
+  async function call<T = PinStatus>(
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
     signal?: AbortSignal
-  ): Promise<PinStatus> {
+  ): Promise<T> {
     const headers = new Headers({ accept: 'application/json' });
     const token = init.getToken();
     if (token) headers.set('authorization', `Bearer ${token}`);
@@ -78,13 +80,22 @@ export function createPinningClient(init: PinningClientInit): PinningClient {
       const details = typeof error?.details === 'string' ? error.details : '';
       throw new ApiError(response.status, reason, details);
     }
-    return parsed as PinStatus;
+    return parsed as T;
   }
 
   return {
     add: (pin, options = {}) => call('POST', '/pins', pin, options.signal),
     get: (requestid, options = {}) =>
       call('GET', `/pins/${encodeURIComponent(requestid)}`, undefined, options.signal),
+    list: async (cids, options = {}) => {
+      const query = new URLSearchParams({
+        cid: cids.join(','),
+        status: 'queued,pinning,pinned,failed',
+        limit: '1000'
+      });
+      const page = await call<{ results: PinStatus[] }>('GET', `/pins?${query}`, undefined, options.signal);
+      return page.results;
+    },
     replace: (requestid, pin, options = {}) =>
       call('POST', `/pins/${encodeURIComponent(requestid)}`, pin, options.signal)
   };
